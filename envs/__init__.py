@@ -1,0 +1,1 @@
+"""facebox environments. numpy, Gymnasium and OpenCV only: never torch (agents and perception own it)."""

@@ -1,0 +1,164 @@
+"""Action types: how an agent's action changes the box.
+
+Each type exposes the same small interface so that environments, the greedy oracle and guided exploration
+never special-case an action set:
+
+- ``space()`` — the Gymnasium action space;
+- ``apply(box, action, bounds)`` — the new box and whether the action ends the box's refinement
+  (trigger/stop);
+- ``moves`` / ``candidate_boxes(box, bounds)`` — the discrete move set (for the discrete types, the actions
+  themselves) and the box each move would give, for ``info["positive_actions"]`` and the oracle;
+- ``terminal_action`` — the action that ends refinement (trigger / stop);
+- ``encode(action)`` — a fixed-size float vector for the action history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from gymnasium import spaces
+
+from facebox.envs.boxes import legalize
+from facebox.envs.config import Configurable
+
+__all__ = ["ACTION_TYPES", "ActionType", "LocalizationActions", "ContinuousActions"]
+
+
+class ActionType(Configurable):
+    """A discrete set of box moves plus one terminal action, described by a table.
+
+    ``table`` rows are ``(name, coefficients)``: the move adds ``cx * step_x + cy * step_y`` to
+    ``x1, y1, x2, y2`` with ``step = alpha * (w, h)`` of the current box; ``None`` marks the terminal action.
+    """
+
+    defaults = {"alpha": 0.2, "min_step": 0.0}
+    table: tuple[tuple[str, tuple | None], ...] = ()
+
+    def __init__(self, section: Mapping, where: str = "config['action']") -> None:
+        super().__init__(section, where)
+        names = [name for name, _ in self.table]
+        self.names = tuple(names)
+        self.moves = tuple(i for i, (_, c) in enumerate(self.table) if c is not None)
+        self.terminal_action = next(i for i, (_, c) in enumerate(self.table) if c is None)
+        coeffs = np.array([self.table[i][1] for i in self.moves], dtype=np.float64)  # [M, 2, 4]
+        self._cx, self._cy = coeffs[:, 0, :], coeffs[:, 1, :]
+
+    def space(self) -> spaces.Space:
+        return spaces.Discrete(len(self.table))
+
+    def check(self, action) -> None:
+        """Reject an action outside the space with a message saying what was expected."""
+        n = len(self.table)
+        try:
+            ok = int(action) == action and 0 <= int(action) < n
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(f"action {action!r} is not in Discrete({n}) (valid: 0..{n - 1}: {', '.join(self.names)})")
+
+    def _steps(self, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        alpha, floor = self.config["alpha"], self.config["min_step"]
+        w, h = box[..., 2] - box[..., 0], box[..., 3] - box[..., 1]
+        return np.maximum(alpha * w, floor), np.maximum(alpha * h, floor)
+
+    def candidate_boxes(self, box: np.ndarray, bounds: tuple[float, float, float]) -> np.ndarray:
+        """Boxes ``[..., M, 4]`` that each move would give from ``box [..., 4]`` (any batch shape)."""
+        sx, sy = self._steps(box)
+        step = self._cx * sx[..., None, None] + self._cy * sy[..., None, None]
+        return legalize(box[..., None, :] + step, *bounds)
+
+    def apply(self, box: np.ndarray, action, bounds: tuple[float, float, float]) -> tuple[np.ndarray, bool]:
+        action = int(action)
+        if action == self.terminal_action:
+            return box, True
+        sx, sy = self._steps(box)
+        j = self.moves.index(action)
+        return legalize(box + self._cx[j] * sx + self._cy[j] * sy, *bounds), False
+
+    encoding_low = 0.0
+
+    @property
+    def encoding_size(self) -> int:
+        return len(self.table)
+
+    def encode(self, action) -> np.ndarray:
+        out = np.zeros(len(self.table), np.float32)
+        out[int(action)] = 1.0
+        return out
+
+    def name_of(self, action) -> str:
+        return self.names[int(action)]
+
+
+_H = 0.5  # scale moves change each side by half the step, so the box grows/shrinks by alpha in total
+
+
+class LocalizationActions(ActionType):
+    """Caicedo & Lazebnik's 9 actions; each move changes the box by ``alpha`` of its current width/height.
+
+    ``fatter`` lowers the height (the box gets relatively wider), ``taller`` lowers the width.
+    """
+
+    table = (
+        ("right", ((1, 0, 1, 0), (0, 0, 0, 0))),
+        ("left", ((-1, 0, -1, 0), (0, 0, 0, 0))),
+        ("up", ((0, 0, 0, 0), (0, -1, 0, -1))),
+        ("down", ((0, 0, 0, 0), (0, 1, 0, 1))),
+        ("bigger", ((-_H, 0, _H, 0), (0, -_H, 0, _H))),
+        ("smaller", ((_H, 0, -_H, 0), (0, _H, 0, -_H))),
+        ("fatter", ((0, 0, 0, 0), (0, _H, 0, -_H))),
+        ("taller", ((_H, 0, -_H, 0), (0, 0, 0, 0))),
+        ("trigger", None),
+    )
+
+
+class ContinuousActions(LocalizationActions):
+    """``Box(5)`` in [-1, 1]: centre shift (x, y) and size change (w, h) in units of ``alpha`` of the current
+    box, and a trigger that fires when the fifth component exceeds ``trigger_threshold``.
+
+    The discrete moves stay available (``candidate_boxes``) so the oracle and ``info["positive_actions"]``
+    work unchanged; :meth:`move_action` gives the continuous action equivalent to a discrete move.
+    """
+
+    defaults = {**LocalizationActions.defaults, "trigger_threshold": 0.0}
+
+    def space(self) -> spaces.Space:
+        return spaces.Box(-1.0, 1.0, shape=(5,), dtype=np.float32)
+
+    def check(self, action) -> None:
+        a = np.asarray(action)
+        if a.shape != (5,) or not np.issubdtype(a.dtype, np.number) or not np.isfinite(a).all():
+            raise ValueError(f"action {action!r} is not a finite vector of shape (5,) for {self.space()}")
+
+    def apply(self, box: np.ndarray, action, bounds: tuple[float, float, float]) -> tuple[np.ndarray, bool]:
+        a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+        if a[4] > self.config["trigger_threshold"]:
+            return box, True
+        sx, sy = self._steps(box)
+        w, h = (box[2] - box[0]) + a[2] * sx, (box[3] - box[1]) + a[3] * sy
+        cx, cy = (box[0] + box[2]) / 2 + a[0] * sx, (box[1] + box[3]) / 2 + a[1] * sy
+        return legalize(np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]), *bounds), False
+
+    def move_action(self, index: int) -> np.ndarray:
+        """The continuous action that reproduces discrete action ``index`` (a move or the trigger)."""
+        if index == self.terminal_action:
+            return np.array([0, 0, 0, 0, 1], np.float32)
+        j = self.moves.index(index)
+        cx, cy = self._cx[j], self._cy[j]
+        return np.array([(cx[0] + cx[2]) / 2, (cy[1] + cy[3]) / 2, cx[2] - cx[0], cy[3] - cy[1], -1], np.float32)
+
+    encoding_low = -1.0
+
+    @property
+    def encoding_size(self) -> int:
+        return 5
+
+    def encode(self, action) -> np.ndarray:
+        return np.clip(np.asarray(action, dtype=np.float32), -1.0, 1.0)
+
+    def name_of(self, action) -> str:
+        return "trigger" if np.asarray(action)[4] > self.config["trigger_threshold"] else "move"
+
+
+ACTION_TYPES: dict[str, type[ActionType]] = {"discrete": LocalizationActions, "continuous": ContinuousActions}

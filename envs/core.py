@@ -1,0 +1,172 @@
+"""The skeleton every facebox environment shares: a box refined by actions over an image.
+
+What is common lives here — strict config, pluggable observation/action types, the action history, IoU
+against the target faces, ``info["positive_actions"]``, rendering. A task overrides the hooks
+``_start_episode`` (what image, which faces, where the box starts), ``_rewards`` and ``_advance`` (what the
+terminal action does), as Minigrid tasks override ``_gen_grid``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import cv2
+import gymnasium as gym
+import numpy as np
+
+from facebox.envs.actions import ACTION_TYPES, ActionType
+from facebox.envs.boxes import iou
+from facebox.envs.config import lookup, merge_config
+from facebox.envs.observations import OBSERVATION_TYPES, ObservationType, Pyramid
+
+__all__ = ["BoxEnv"]
+
+_TYPED_SECTIONS = ("observation", "action")
+
+
+class BoxEnv(gym.Env):
+    """Base class; see :class:`facebox.envs.localization.FaceLocalizationEnv` for the documented task."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
+    action_types: dict[str, type[ActionType]] = ACTION_TYPES
+    observation_types: dict[str, type[ObservationType]] = OBSERVATION_TYPES
+
+    @classmethod
+    def default_config(cls) -> dict[str, Any]:
+        return {"observation": {"type": "glimpse"}, "action": {"type": "discrete"}, "min_size": 8.0}
+
+    def __init__(
+        self, config: Mapping | None = None, render_mode: str | None = None, base_config: Mapping | None = None
+    ) -> None:
+        """``base_config`` is the registered variant's layer (e.g. the continuous action type); ``config`` is
+        the user's, applied on top, so ``gym.make(id, config=...)`` never drops the variant.
+        """
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode {render_mode!r} is not one of {self.metadata['render_modes']}")
+        self.render_mode = render_mode
+        layers = [dict(base_config or {}), dict(config or {})]
+        sections = {key: {} for key in _TYPED_SECTIONS}
+        for layer in layers:
+            for key in _TYPED_SECTIONS:
+                value = layer.pop(key, None) or {}
+                if "type" in value and value["type"] != sections[key].get("type", value["type"]):
+                    sections[key] = {}  # a new type does not inherit the old type's options
+                sections[key].update(value)
+        self.config = merge_config(merge_config(self.default_config(), layers[0]), layers[1])
+        for key, registry in (("observation", self.observation_types), ("action", self.action_types)):
+            section = {**self.config[key], **sections[key]}
+            cls = lookup(registry, section["type"], f"{key} type (config['{key}']['type'])")
+            instance = cls(section, where=f"config['{key}']")
+            setattr(self, f"{key}_type", instance)
+            self.config[key] = {"type": section["type"], **instance.config}
+        if self.config["min_size"] < 1:
+            raise ValueError(f"config['min_size'] must be >= 1 pixel, got {self.config['min_size']}")
+        self.action_space = self.action_type.space()
+        self.observation_space = self.observation_type.space(self)
+        self.image: np.ndarray | None = None
+        self.cache: dict[str, Any] = {}
+
+    # -- hooks ---------------------------------------------------------------------------------------------
+    def _start_episode(self, options: dict) -> None:
+        """Set the first image (``self._set_image``), target faces (``self.targets``) and ``self.box``."""
+        raise NotImplementedError
+
+    def _rewards(self, terminal: bool, iou_before: float) -> dict[str, float]:
+        raise NotImplementedError
+
+    def _advance(self, terminal: bool) -> bool:
+        """Called after the reward of each step; returns ``terminated``."""
+        return terminal
+
+    def _terminal_is_positive(self) -> bool:
+        raise NotImplementedError
+
+    # -- shared machinery ----------------------------------------------------------------------------------
+    def _set_image(self, image: np.ndarray) -> None:
+        self.image = image
+        self.pyramid = Pyramid(image)
+        self.bounds = (float(image.shape[1]), float(image.shape[0]), float(self.config["min_size"]))
+
+    def _set_targets(self, targets: np.ndarray) -> None:
+        self.targets = np.asarray(targets, dtype=np.float64).reshape(-1, 4)
+        self._update_iou()
+
+    def _update_iou(self) -> None:
+        ious = iou(self.box, self.targets)[0]
+        self.best_target = int(np.argmax(ious))
+        self.iou = float(ious[self.best_target])
+
+    def history_vector(self) -> np.ndarray:
+        return self.history.reshape(-1).copy()
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self.history = np.zeros(
+            (self.observation_type.config["history"], self.action_type.encoding_size), dtype=np.float32
+        )
+        self.last_action: str | None = None
+        self._start_episode(dict(options or {}))
+        return self.observation_type.observe(self), self._info({})
+
+    def step(self, action):
+        if self.image is None:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        self.action_type.check(action)
+        box, terminal = self.action_type.apply(self.box, action, self.bounds)
+        before = self.iou
+        self.box = box
+        self._update_iou()
+        self.history[:-1] = self.history[1:]
+        self.history[-1] = self.action_type.encode(action)
+        self.last_action = self.action_type.name_of(action)
+        rewards = self._rewards(terminal, before)
+        terminated = self._advance(terminal)
+        obs = self.observation_type.observe(self)
+        return obs, float(sum(rewards.values())), terminated, False, self._info(rewards)
+
+    def positive_actions(self) -> np.ndarray:
+        """Boolean mask over the discrete action table: moves that raise the IoU, and the terminal action
+        when ending now is rewarded — what Caicedo's guided exploration samples from.
+        """
+        at = self.action_type
+        mask = np.zeros(len(at.table), dtype=bool)
+        gains = iou(at.candidate_boxes(self.box, self.bounds), self.targets).max(axis=1)
+        mask[list(at.moves)] = gains > self.iou + 1e-9
+        mask[at.terminal_action] = self._terminal_is_positive()
+        return mask
+
+    def _info(self, rewards: dict[str, float]) -> dict[str, Any]:
+        return {
+            "iou": self.iou,
+            "box": self.box.astype(np.float32),
+            "target": self.targets[self.best_target].astype(np.float32),
+            "positive_actions": self.positive_actions(),
+            "rewards": dict(rewards),
+        }
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array' to gym.make")
+            return None
+        if self.image is None:
+            raise gym.error.ResetNeeded("call reset() before render()")
+        return self._draw(self.image, self.targets, self.box, self._caption())
+
+    def _caption(self) -> str:
+        return f"IoU {self.iou:.2f}  {self.last_action or 'start'}"
+
+    @staticmethod
+    def _draw(image: np.ndarray, targets: np.ndarray, box: np.ndarray, caption: str) -> np.ndarray:
+        """Image scaled to 256..640 px on its long side, targets in green, the box in red, a caption bar."""
+        scale = float(np.clip(256 / max(image.shape[:2]), 1.0, None) * np.clip(640 / max(image.shape[:2]), None, 1))
+        frame = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST if scale > 1 else cv2.INTER_AREA)
+        thick = max(1, round(max(frame.shape[:2]) / 250))
+        for t in targets:
+            p = np.round(t * scale).astype(int)
+            cv2.rectangle(frame, tuple(p[:2]), tuple(p[2:] - 1), (0, 220, 0), thick)
+        p = np.round(box * scale).astype(int)
+        cv2.rectangle(frame, tuple(p[:2]), tuple(p[2:] - 1), (255, 40, 40), thick)
+        bar = np.zeros((22, frame.shape[1], 3), np.uint8)
+        cv2.putText(bar, caption, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+        return np.concatenate([frame, bar], axis=0)

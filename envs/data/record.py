@@ -1,0 +1,196 @@
+"""The one record every face source produces, the dataset protocol, and image decoding.
+
+Every loader (synthetic, WIDER, VOC, COCO, ...) maps its own conventions onto :class:`FaceImage`, so the
+environments never see a file format: RGB ``uint8`` pixels and ``float32`` xyxy pixel boxes, where ``x2``/``y2``
+are the right/bottom *edges* (a box covering pixel columns 0..9 is ``x1=0, x2=10``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+__all__ = ["KINDS", "Entry", "FaceImage", "FaceDataset", "ListDataset", "read_image", "to_rgb_uint8", "validate_boxes"]
+
+KINDS = ("human", "animal")
+
+
+@dataclass(frozen=True)
+class FaceImage:
+    """One still image and its annotated faces.
+
+    ``kinds[i]`` / ``identities[i]`` describe face ``i`` and may be ``None`` when the source does not say.
+    ``attributes`` keeps per-face source columns that have no common meaning (WIDER's blur/occlusion flags,
+    ...), each an array of length N, so that nothing a dataset annotates is lost.
+    """
+
+    image: np.ndarray
+    boxes: np.ndarray
+    kinds: tuple[str | None, ...] = ()
+    identities: tuple[int | None, ...] = ()
+    source: str = ""
+    attributes: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        img = self.image
+        if not (isinstance(img, np.ndarray) and img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3):
+            got = f"{getattr(img, 'dtype', type(img))} {getattr(img, 'shape', '')}"
+            raise ValueError(f"{self.source or 'FaceImage'}: image must be uint8 HxWx3 RGB, got {got}")
+        boxes = validate_boxes(self.boxes, img.shape[1], img.shape[0], where=self.source or "FaceImage")
+        object.__setattr__(self, "boxes", boxes)
+        n = len(boxes)
+        if not self.kinds:
+            object.__setattr__(self, "kinds", (None,) * n)
+        if not self.identities:
+            object.__setattr__(self, "identities", (None,) * n)
+        for name in ("kinds", "identities"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"{self.source}: {name} has {len(getattr(self, name))} entries for {n} boxes")
+        bad = [k for k in self.kinds if k is not None and k not in KINDS]
+        if bad:
+            raise ValueError(f"{self.source}: unknown face kind {bad[0]!r}; expected one of {KINDS} or None")
+        for key, value in self.attributes.items():
+            if len(value) != n:
+                raise ValueError(f"{self.source}: attribute {key!r} has {len(value)} entries for {n} boxes")
+
+    @property
+    def height(self) -> int:
+        return self.image.shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.image.shape[1]
+
+
+def validate_boxes(boxes, width: int, height: int, where: str = "") -> np.ndarray:
+    """Return boxes as float32 [N, 4] xyxy, or raise naming ``where`` and the offending box.
+
+    Zero-area boxes and boxes entirely outside the image are errors (they cannot be localized); a box that
+    pokes out of the image is clipped to it, since annotators routinely draw to the frame edge and beyond.
+    """
+    arr = np.asarray(boxes, dtype=np.float32)
+    if arr.size == 0:
+        return np.zeros((0, 4), np.float32)
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise ValueError(f"{where}: boxes must have shape [N, 4], got {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{where}: box {int(np.argwhere(~np.isfinite(arr))[0, 0])} has a non-finite coordinate")
+    for i, (x1, y1, x2, y2) in enumerate(arr):
+        if x2 <= x1 or y2 <= y1:
+            raise ValueError(f"{where}: box {i} {[float(v) for v in (x1, y1, x2, y2)]} has zero or negative area")
+        if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
+            raise ValueError(
+                f"{where}: box {i} {[float(v) for v in (x1, y1, x2, y2)]} lies outside the {width}x{height} image"
+            )
+    clipped = arr.copy()
+    np.clip(clipped[:, 0::2], 0, width, out=clipped[:, 0::2])
+    np.clip(clipped[:, 1::2], 0, height, out=clipped[:, 1::2])
+    return clipped
+
+
+def to_rgb_uint8(pixels: np.ndarray, where: str = "", bgr: bool = True) -> np.ndarray:
+    """Normalise any decoded image to RGB uint8 HxWx3.
+
+    Documented normalisation: grayscale is replicated to three channels; an alpha channel is dropped (not
+    composited); 16-bit samples keep their top 8 bits; float images are taken as [0, 1] and scaled.
+    """
+    if pixels.dtype == np.uint16:
+        pixels = (pixels >> 8).astype(np.uint8)
+    elif pixels.dtype in (np.float32, np.float64):
+        pixels = (np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    elif pixels.dtype != np.uint8:
+        raise ValueError(f"{where}: unsupported pixel type {pixels.dtype}")
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    if pixels.ndim != 3 or pixels.shape[2] not in (1, 2, 3, 4):
+        raise ValueError(f"{where}: unsupported image shape {pixels.shape}")
+    channels = pixels.shape[2]
+    if channels in (1, 2):
+        return np.ascontiguousarray(np.repeat(pixels[:, :, :1], 3, axis=2))
+    rgb = pixels[:, :, :3]
+    if bgr:
+        rgb = rgb[:, :, ::-1]
+    return np.ascontiguousarray(rgb)
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Decode an image file to RGB uint8, failing loudly on missing, corrupt or truncated files."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise FileNotFoundError(f"{path}: cannot read image ({e.strerror})") from None
+    if not data:
+        raise ValueError(f"{path}: image file is empty")
+    # OpenCV decodes a cut-off JPEG with only a warning on stderr; the missing end-of-image marker tells.
+    if data[:2] == b"\xff\xd8" and b"\xff\xd9" not in data[-64:]:
+        raise ValueError(f"{path}: truncated JPEG (no end-of-image marker)")
+    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if pixels is None:
+        raise ValueError(f"{path}: not a decodable image (corrupt or unsupported format)")
+    return to_rgb_uint8(pixels, where=path)
+
+
+class FaceDataset:
+    """Protocol of every still-image source: ``len``, indexing, and sampling with a caller's generator.
+
+    Sampling takes the generator as an argument (never a global or an owned one) so that an environment's
+    ``np_random`` alone decides what it sees and seeded runs repeat exactly.
+    """
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> FaceImage:
+        raise NotImplementedError
+
+    def sample(self, rng: np.random.Generator) -> FaceImage:
+        n = len(self)
+        if n == 0:
+            raise ValueError(f"{self!r} is empty: nothing to sample")
+        return self[int(rng.integers(n))]
+
+    def _check_index(self, index: int) -> int:
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"index {index} out of range for a dataset of {n} images")
+        return index % n
+
+
+@dataclass(frozen=True)
+class Entry:
+    path: str
+    boxes: np.ndarray
+    kinds: tuple[str | None, ...] = ()
+    identities: tuple[int | None, ...] = ()
+    attributes: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class ListDataset(FaceDataset):
+    """Images on disk listed with their boxes; pixels are decoded lazily on access.
+
+    Loaders parse their annotation files into entries (``path``, ``boxes`` xyxy, optional ``kinds``,
+    ``identities``, ``attributes``) and hand them here, so decoding, validation and errors are shared.
+    """
+
+    def __init__(self, entries: Sequence[Entry], name: str) -> None:
+        self.entries = list(entries)
+        self.name = name
+        if not self.entries:
+            raise ValueError(f"{name}: the dataset is empty (no annotated images found)")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, {len(self)} images)"
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __getitem__(self, index: int) -> FaceImage:
+        e = self.entries[self._check_index(index)]
+        return FaceImage(read_image(e.path), e.boxes, e.kinds, e.identities, e.path, e.attributes)
+

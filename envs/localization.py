@@ -1,0 +1,126 @@
+"""Single-face localization by box moves (Caicedo & Lazebnik, ICCV 2015)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from facebox.envs.core import BoxEnv
+from facebox.envs.data import FaceDataset, FaceImage, open_dataset
+
+__all__ = ["FaceLocalizationEnv", "TARGET_POLICIES", "START_POLICIES"]
+
+TARGET_POLICIES = ("largest", "random", "any")
+START_POLICIES = ("image", "random")
+
+
+class FaceLocalizationEnv(BoxEnv):
+    """
+    ## Description
+    An agent moves and reshapes a box over an image until the box sits on a face, then triggers — the
+    active-localization MDP of Caicedo & Lazebnik (ICCV 2015) with faces (human or animal) as the class.
+    Images come from any facebox face source: the embedded synthetic generator by default, or a real data
+    set named by a spec such as ``"wider:PATH"`` or ``"voc:PATH?classes=cat_face"``.
+
+    ## Action Space
+    ``Discrete(9)``: 0 right, 1 left, 2 up, 3 down, 4 bigger, 5 smaller, 6 fatter (height −α), 7 taller
+    (width −α), 8 trigger. A move changes the box by ``alpha`` (0.2) of its *current* width/height; the box
+    is kept inside the image (a translation is stopped at the edge without shrinking) and at least
+    ``min_size`` pixels per side. ``FaceLocalizationContinuous-v0`` uses ``Box(-1, 1, (5,))``: centre shift
+    x/y and size change w/h in units of ``alpha`` of the box, and a trigger when the fifth value exceeds
+    ``trigger_threshold`` (0.0).
+
+    ## Observation Space
+    ``Dict(glimpse=Box(0, 255, (S, S, 3), uint8), history=Box(0, 1, (10 * 9,), float32))``: the box region
+    with ``context`` (0.1 of its size per side) warped to S = 64 px, and the one-hot last 10 actions (newest
+    last). ``observation.type = "image_mask"`` gives instead ``image``: the whole image at S² with a fourth
+    channel that is 255 inside the box.
+
+    ## Rewards
+    A move earns ``sign(IoU(b', g) − IoU(b, g))`` (0 if unchanged); the trigger earns ``+eta`` (3.0) if IoU ≥
+    ``tau`` (0.6) else ``−eta``. ``info["rewards"]`` holds the ``move`` and ``trigger`` components. With several
+    faces, ``target="any"`` scores against the best-matching face.
+
+    ## Starting State
+    An image is drawn from the dataset with the env's ``np_random``; the target face is the largest one
+    (``target="largest"``), a random one (``"random"``) or every face (``"any"``). The box starts as the whole
+    image (``start="image"``) or a random box of 25–100 % of each side (``"random"``).
+    ``reset(options={"index": i})`` picks image ``i`` instead of sampling (deterministic evaluation sweeps).
+
+    ## Episode End
+    Terminated on trigger; truncated after ``max_episode_steps`` (40) by Gymnasium's ``TimeLimit``.
+
+    ## Arguments
+    ``gym.make("facebox/FaceLocalization-v0", config={...}, render_mode="rgb_array")``. ``config`` keys (all
+    optional; unknown keys raise): ``dataset`` (spec string or a ``FaceDataset``, default ``"synthetic"``),
+    ``target``, ``start``, ``eta``, ``tau``, ``min_size``, ``observation`` (``type`` ``glimpse`` | ``image_mask``,
+    ``size``, ``context``, ``history``), ``action`` (``type`` ``discrete`` | ``continuous``, ``alpha``). ``info``
+    carries ``iou``, ``box``, ``target`` (xyxy float32), ``positive_actions`` (bool mask over the 9 actions: moves
+    that raise the IoU, and trigger when IoU ≥ tau) and ``rewards``.
+
+    >>> import gymnasium as gym, facebox
+    >>> env = gym.make("facebox/FaceLocalization-v0")
+    >>> obs, info = env.reset(seed=0)
+    >>> sorted(obs), obs["glimpse"].shape
+    (['glimpse', 'history'], (64, 64, 3))
+
+    ## Version History
+    * v0: initial release.
+    """
+
+    @classmethod
+    def default_config(cls) -> dict[str, Any]:
+        return {
+            **super().default_config(),
+            "dataset": "synthetic",
+            "target": "largest",
+            "start": "image",
+            "eta": 3.0,
+            "tau": 0.6,
+        }
+
+    def __init__(
+        self, config: Mapping | None = None, render_mode: str | None = None, base_config: Mapping | None = None
+    ) -> None:
+        super().__init__(config, render_mode, base_config)
+        for key, valid in (("target", TARGET_POLICIES), ("start", START_POLICIES)):
+            if self.config[key] not in valid:
+                raise ValueError(f"config[{key!r}] = {self.config[key]!r}; expected one of {valid}")
+        self.dataset: FaceDataset = open_dataset(self.config["dataset"])
+        if len(self.dataset) == 0:
+            raise ValueError(f"config['dataset'] {self.config['dataset']!r} is empty")
+        self.record: FaceImage | None = None
+
+    def _start_episode(self, options: dict) -> None:
+        if "index" in options:
+            record = self.dataset[int(options["index"])]
+        else:
+            record = self.dataset.sample(self.np_random)
+        if len(record.boxes) == 0:
+            raise ValueError(f"{record.source}: image has no face boxes; the localization task needs one")
+        self.record = record
+        self._set_image(record.image)
+        boxes = record.boxes.astype(np.float64)
+        if self.config["target"] == "largest":
+            areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+            boxes = boxes[[int(np.argmax(areas))]]
+        elif self.config["target"] == "random":
+            boxes = boxes[[int(self.np_random.integers(len(boxes)))]]
+        w, h, _ = self.bounds
+        if self.config["start"] == "image":
+            self.box = np.array([0.0, 0.0, w, h])
+        else:
+            bw, bh = self.np_random.uniform(0.25, 1.0, size=2) * (w, h)
+            x1, y1 = self.np_random.uniform(0, 1, size=2) * (w - bw, h - bh)
+            self.box = np.array([x1, y1, x1 + bw, y1 + bh])
+        self._set_targets(boxes)
+
+    def _terminal_is_positive(self) -> bool:
+        return self.iou >= self.config["tau"]
+
+    def _rewards(self, terminal: bool, iou_before: float) -> dict[str, float]:
+        if terminal:
+            return {"move": 0.0, "trigger": self.config["eta"] * (1.0 if self._terminal_is_positive() else -1.0)}
+        return {"move": float(np.sign(round(self.iou - iou_before, 9))), "trigger": 0.0}

@@ -1,0 +1,107 @@
+"""Observation types: what the agent sees of the image and the box.
+
+Each type has ``space(env)`` (fixed at construction) and ``observe(env)`` returning a fresh dict. Images are
+``uint8`` HxWxC so SB3's ``MultiInputPolicy`` and our encoders treat them as images; the action history is a
+flat float vector of the last ``history`` encoded actions, newest last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+from gymnasium import spaces
+
+from facebox.envs.config import Configurable
+
+if TYPE_CHECKING:
+    from facebox.envs.core import BoxEnv
+
+__all__ = ["OBSERVATION_TYPES", "ObservationType", "GlimpseObservation", "ImageMaskObservation", "Pyramid"]
+
+
+class Pyramid:
+    """An image and its successive halvings, so a crop is sampled from a level near its output resolution
+    (bilinear warping straight from a large image would alias; the pyramid is built once per image).
+    """
+
+    def __init__(self, image: np.ndarray, smallest: int = 16) -> None:
+        self.levels = [image]
+        while min(self.levels[-1].shape[:2]) >= 2 * smallest:
+            self.levels.append(cv2.pyrDown(self.levels[-1]))
+
+    def crop(self, box: np.ndarray, size: int, context: float) -> np.ndarray:
+        """Warp ``box`` enlarged by ``context`` of its size on each side to ``size x size``; outside is black."""
+        w, h = box[2] - box[0], box[3] - box[1]
+        x1, y1 = box[0] - context * w, box[1] - context * h
+        cw, ch = w * (1 + 2 * context), h * (1 + 2 * context)
+        level = int(np.clip(np.floor(np.log2(max(min(cw, ch) / size, 1.0))), 0, len(self.levels) - 1))
+        scale = 0.5**level
+        sx, sy = size / (cw * scale), size / (ch * scale)
+        m = np.array([[sx, 0.0, -x1 * scale * sx], [0.0, sy, -y1 * scale * sy]])
+        return cv2.warpAffine(self.levels[level], m, (size, size), flags=cv2.INTER_LINEAR)
+
+
+class ObservationType(Configurable):
+    defaults = {"history": 10}
+
+    def __init__(self, section: Mapping, where: str = "config['observation']") -> None:
+        super().__init__(section, where)
+
+    def _history_space(self, env: BoxEnv) -> spaces.Box:
+        n = self.config["history"] * env.action_type.encoding_size
+        return spaces.Box(env.action_type.encoding_low, 1.0, shape=(n,), dtype=np.float32)
+
+    def space(self, env: BoxEnv) -> spaces.Dict:
+        raise NotImplementedError
+
+    def observe(self, env: BoxEnv) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+
+class GlimpseObservation(ObservationType):
+    """``glimpse``: the current box plus ``context`` (fraction of its size per side) warped to ``size``²
+    RGB, as Caicedo's warped region with 16 px of context; ``history``: the last actions.
+    """
+
+    defaults = {**ObservationType.defaults, "size": 64, "context": 0.1}
+
+    def space(self, env: BoxEnv) -> spaces.Dict:
+        s = self.config["size"]
+        return spaces.Dict(
+            {"glimpse": spaces.Box(0, 255, (s, s, 3), np.uint8), "history": self._history_space(env)}
+        )
+
+    def observe(self, env: BoxEnv) -> dict[str, np.ndarray]:
+        glimpse = env.pyramid.crop(env.box, self.config["size"], self.config["context"])
+        return {"glimpse": glimpse, "history": env.history_vector()}
+
+
+class ImageMaskObservation(ObservationType):
+    """``image``: the whole image downscaled to ``size``² RGB plus a fourth channel that is 255 inside the
+    current box — the global view, for agents that should see where the box is in the scene.
+    """
+
+    defaults = {**ObservationType.defaults, "size": 64}
+
+    def space(self, env: BoxEnv) -> spaces.Dict:
+        s = self.config["size"]
+        return spaces.Dict({"image": spaces.Box(0, 255, (s, s, 4), np.uint8), "history": self._history_space(env)})
+
+    def observe(self, env: BoxEnv) -> dict[str, np.ndarray]:
+        s = self.config["size"]
+        if env.cache.get("image_mask_source") is not env.image:
+            env.cache["image_mask_source"] = env.image
+            env.cache["image_mask_small"] = cv2.resize(env.image, (s, s), interpolation=cv2.INTER_AREA)
+        out = np.zeros((s, s, 4), np.uint8)
+        out[:, :, :3] = env.cache["image_mask_small"]
+        fx, fy = s / env.image.shape[1], s / env.image.shape[0]
+        x1, y1 = int(round(env.box[0] * fx)), int(round(env.box[1] * fy))
+        x2, y2 = max(int(round(env.box[2] * fx)), x1 + 1), max(int(round(env.box[3] * fy)), y1 + 1)
+        out[y1:y2, x1:x2, 3] = 255
+        return {"image": out, "history": env.history_vector()}
+
+
+OBSERVATION_TYPES: dict[str, type[ObservationType]] = {"glimpse": GlimpseObservation, "image_mask": ImageMaskObservation}

@@ -1,0 +1,220 @@
+"""Localization MDP semantics: action table, rewards, bounds, configuration errors, oracle vs random."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facebox.envs.localization import FaceLocalizationEnv
+from facebox.envs.policies import GreedyOracle, RandomPolicy
+
+BOX = [40.0, 60.0, 90.0, 160.0]  # w = 50, h = 100 -> alpha steps 10 and 20
+ACTION_TABLE = [
+    ("right", [50, 60, 100, 160]),
+    ("left", [30, 60, 80, 160]),
+    ("up", [40, 40, 90, 140]),
+    ("down", [40, 80, 90, 180]),
+    ("bigger", [35, 50, 95, 170]),
+    ("smaller", [45, 70, 85, 150]),
+    ("fatter", [40, 70, 90, 150]),
+    ("taller", [45, 60, 85, 160]),
+]
+
+
+def make_env(boxes_on_noise, faces=((100, 100, 140, 140),), **config):
+    dataset = boxes_on_noise([[list(f) for f in faces]])
+    return FaceLocalizationEnv(config={"dataset": dataset, **config})
+
+
+def place(env, box):
+    env.box = np.array(box, dtype=np.float64)
+    env._update_iou()
+
+
+@pytest.mark.parametrize(("name", "expected"), ACTION_TABLE)
+def test_each_move_does_what_its_name_says(boxes_on_noise, name, expected):
+    env = make_env(boxes_on_noise)
+    env.reset(seed=0)
+    place(env, BOX)
+    action = env.action_type.names.index(name)
+    _, _, terminated, _, info = env.step(action)
+    np.testing.assert_allclose(info["box"], expected)
+    assert not terminated
+
+
+def test_trigger_keeps_box_and_terminates(boxes_on_noise):
+    env = make_env(boxes_on_noise)
+    env.reset(seed=0)
+    place(env, BOX)
+    _, _, terminated, _, info = env.step(8)
+    assert terminated and env.action_type.names[8] == "trigger"
+    np.testing.assert_allclose(info["box"], BOX)
+
+
+def test_moves_stop_at_the_image_edge_without_shrinking(boxes_on_noise):
+    env = make_env(boxes_on_noise)
+    env.reset(seed=0)
+    place(env, [170, 0, 195, 30])
+    _, _, _, _, info = env.step(0)  # right: only 5 px of room
+    np.testing.assert_allclose(info["box"], [175, 0, 200, 30])
+    _, _, _, _, info = env.step(2)  # up at the top edge: no change
+    np.testing.assert_allclose(info["box"], [175, 0, 200, 30])
+
+
+def test_min_size_is_kept(boxes_on_noise):
+    env = make_env(boxes_on_noise, min_size=12)
+    env.reset(seed=0)
+    place(env, [50, 50, 62, 62])
+    _, _, _, _, info = env.step(5)  # smaller
+    assert info["box"][2] - info["box"][0] == pytest.approx(12)
+
+
+def test_move_reward_is_sign_of_iou_change(boxes_on_noise):
+    env = make_env(boxes_on_noise)
+    env.reset(seed=0)
+    place(env, [90, 100, 130, 140])  # left of the face
+    _, r, _, _, info = env.step(0)  # right: towards the face
+    assert r == 1.0 and info["rewards"] == {"move": 1.0, "trigger": 0.0}
+    _, r, _, _, info = env.step(1)  # left: away again
+    assert r == -1.0
+    place(env, [0, 0, 20, 20])  # far away: IoU stays 0
+    _, r, _, _, _ = env.step(3)
+    assert r == 0.0
+
+
+@pytest.mark.parametrize(("box", "tau", "expected"), [
+    ((100, 100, 140, 140), 0.6, 3.0),
+    ((104, 100, 144, 140), 0.6, 3.0),  # IoU 36/44 = 0.818
+    ((120, 100, 160, 140), 0.6, -3.0),  # IoU 1/3
+    ((120, 100, 160, 140), 0.3, 3.0),
+])
+def test_trigger_reward_at_threshold(boxes_on_noise, box, tau, expected):
+    env = make_env(boxes_on_noise, tau=tau, eta=3.0)
+    env.reset(seed=0)
+    place(env, box)
+    _, r, terminated, _, info = env.step(8)
+    assert terminated and r == expected and info["rewards"]["trigger"] == expected
+
+
+def test_positive_actions_mark_iou_raising_moves(boxes_on_noise):
+    env = make_env(boxes_on_noise)
+    env.reset(seed=0)
+    place(env, [88, 100, 128, 140])  # IoU 1120 / 2080 = 0.54
+    mask = env.positive_actions()
+    assert mask[0] and not mask[1] and not mask[8]  # right helps, left hurts, trigger not yet
+    place(env, [100, 100, 140, 140])
+    assert env.positive_actions()[8]
+
+
+def test_boxes_never_leave_the_image(boxes_on_noise):
+    env = make_env(boxes_on_noise, start="random")
+    rng = np.random.default_rng(0)
+    env.reset(seed=0)
+    for _ in range(3000):
+        action = int(rng.integers(8))  # moves only, so episodes run long
+        _, _, _, _, info = env.step(action)
+        x1, y1, x2, y2 = info["box"]
+        assert 0 <= x1 < x2 <= 200 and 0 <= y1 < y2 <= 200
+        assert x2 - x1 >= 8 - 1e-4 and y2 - y1 >= 8 - 1e-4
+
+
+def test_target_policies_with_several_faces(boxes_on_noise):
+    faces = ((10, 10, 40, 40), (100, 100, 180, 180))
+    env = make_env(boxes_on_noise, faces=faces, target="largest")
+    _, info = env.reset(seed=0)
+    np.testing.assert_allclose(info["target"], faces[1])
+    env = make_env(boxes_on_noise, faces=faces, target="any")
+    env.reset(seed=0)
+    place(env, [10, 10, 40, 40])
+    assert env.iou == pytest.approx(1.0)
+    np.testing.assert_allclose(env._info({})["target"], faces[0])
+    seen = set()
+    env = make_env(boxes_on_noise, faces=faces, target="random")
+    for seed in range(20):
+        _, info = env.reset(seed=seed)
+        seen.add(tuple(info["target"].tolist()))
+    assert len(seen) == 2
+
+
+def test_random_start_box_is_inside_and_varies(boxes_on_noise):
+    env = make_env(boxes_on_noise, start="random")
+    starts = {tuple(env.reset(seed=s)[1]["box"].tolist()) for s in range(10)}
+    assert len(starts) == 10
+
+
+def test_image_mask_observation(boxes_on_noise):
+    env = make_env(boxes_on_noise, observation={"type": "image_mask", "size": 50})
+    obs, _ = env.reset(seed=0)
+    assert obs["image"].shape == (50, 50, 4)
+    assert (obs["image"][..., 3] == 255).all()  # starts as the whole image
+    place(env, [0, 0, 100, 100])
+    obs, *_ = env.step(5)
+    mask = obs["image"][..., 3] > 0
+    assert 0.05 < mask.mean() < 0.25 and env.observation_space.contains(obs)
+
+
+def test_history_is_one_hot_of_last_actions(boxes_on_noise):
+    env = make_env(boxes_on_noise, observation={"history": 3})
+    env.reset(seed=0)
+    for a in (0, 3, 5, 1):
+        obs, *_ = env.step(a)
+    history = obs["history"].reshape(3, 9)
+    assert history.argmax(axis=1).tolist() == [3, 5, 1] and history.sum() == 3
+
+
+@pytest.mark.parametrize(("config", "match"), [
+    ({"tua": 0.5}, "unknown key config\\['tua'\\]"),
+    ({"observation": {"type": "glimpse", "sise": 32}}, "sise"),
+    ({"observation": {"type": "pixels"}}, "unknown observation type.*'pixels'.*glimpse"),
+    ({"action": {"type": "discrete", "alpha": 0.1, "beta": 1}}, "beta"),
+    ({"target": "smallest"}, "largest"),
+    ({"dataset": "imagenet:/x"}, "unknown format 'imagenet'"),
+])
+def test_bad_config_is_a_clear_error(boxes_on_noise, config, match):
+    with pytest.raises((KeyError, ValueError), match=match):
+        make_env(boxes_on_noise, **config)
+
+
+@pytest.mark.parametrize("action", [9, -1, 2.5, "up", None])
+def test_out_of_range_action_is_a_clear_error(boxes_on_noise, action):
+    env = make_env(boxes_on_noise)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="not in Discrete\\(9\\)"):
+        env.step(action)
+
+
+def test_empty_dataset_is_a_clear_error(boxes_on_noise):
+    with pytest.raises(ValueError, match="empty"):
+        FaceLocalizationEnv(config={"dataset": boxes_on_noise([])})
+
+
+def test_continuous_actions_reproduce_the_discrete_moves(boxes_on_noise):
+    for name, expected in ACTION_TABLE:
+        env = make_env(boxes_on_noise, action={"type": "continuous"})
+        env.reset(seed=0)
+        place(env, BOX)
+        _, _, _, _, info = env.step(env.action_type.move_action(env.action_type.names.index(name)))
+        np.testing.assert_allclose(info["box"], expected, err_msg=name)
+    _, _, terminated, _, _ = env.step(np.array([0, 0, 0, 0, 0.5], np.float32))
+    assert terminated
+
+
+def run_policy(env, policy, episodes, max_steps=40):
+    success, steps = [], []
+    for episode in range(episodes):
+        env.reset(seed=episode)
+        for n in range(1, max_steps + 1):
+            _, _, terminated, _, info = env.step(policy(env))
+            if terminated:
+                break
+        success.append(terminated and info["iou"] >= 0.6)
+        steps.append(n)
+    return float(np.mean(success)), float(np.median(steps))
+
+
+def test_oracle_localizes_synthetic_faces_and_random_does_not():
+    env = FaceLocalizationEnv()
+    oracle_success, oracle_steps = run_policy(env, GreedyOracle(), 200)
+    random_success, _ = run_policy(env, RandomPolicy(np.random.default_rng(0)), 200)
+    assert oracle_success >= 0.95 and oracle_steps <= 15
+    assert random_success < 0.10

@@ -1,0 +1,74 @@
+"""The install layout (root folders mapped into ``facebox.*``) and registration on import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+import warnings
+from pathlib import Path
+
+import gymnasium as gym
+
+import facebox
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _package_dirs() -> dict[str, Path]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    return {name: ROOT / folder for name, folder in config["package-dir"].items()}, config["packages"]
+
+
+def test_every_subpackage_folder_is_listed():
+    mapping, listed = _package_dirs()
+    expected = set()
+    for name, folder in mapping.items():
+        for init in folder.rglob("*.py"):
+            if "__pycache__" in init.parts:
+                continue
+            rel = init.parent.relative_to(folder)
+            expected.add(".".join([name, *rel.parts]))
+    missing = expected - set(listed)
+    assert not missing, f"folders with Python modules missing from [tool.setuptools] packages: {sorted(missing)}"
+    assert {"facebox.envs", "facebox.agents", "facebox.perception", "facebox.benchmarks"} <= set(listed)
+    for name in listed:
+        parent = max((p for p in mapping if name == p or name.startswith(p + ".")), key=len)
+        folder = mapping[parent].joinpath(*name[len(parent) :].strip(".").split(".") if name != parent else [])
+        assert (folder / "__init__.py").is_file(), f"{name} is listed but {folder}/__init__.py does not exist"
+
+
+def test_no_top_level_envs_or_agents_module_installed():
+    mapping, listed = _package_dirs()
+    assert all(name == "facebox" or name.startswith("facebox.") for name in [*listed, *mapping])
+
+
+def test_gym_make_in_a_fresh_process_without_prior_import():
+    code = (
+        "import gymnasium as gym\n"
+        "env = gym.make('facebox:facebox/FaceLocalization-v0')\n"
+        "obs, info = env.reset(seed=0)\n"
+        "print(sorted(obs))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['glimpse', 'history']"
+
+
+def test_envs_never_import_torch():
+    code = (
+        "import sys, facebox, facebox.envs.localization, facebox.envs.policies, facebox.envs.data\n"
+        "import gymnasium as gym\n"
+        "for env_id in [e for e in gym.registry if e.startswith('facebox/')]:\n"
+        "    gym.make(env_id).reset(seed=0)\n"
+        "print([m for m in sys.modules if m == 'torch' or m.startswith('torch.')])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_registration_is_idempotent():
+    before = {k: v for k, v in gym.registry.items() if k.startswith("facebox/")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        facebox.register_envs()
+    assert {k: v for k, v in gym.registry.items() if k.startswith("facebox/")} == before
