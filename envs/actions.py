@@ -68,13 +68,18 @@ class ActionType(Configurable):
         step = self._cx * sx[..., None, None] + self._cy * sy[..., None, None]
         return legalize(box[..., None, :] + step, *bounds)
 
-    def apply(self, box: np.ndarray, action, bounds: tuple[float, float, float]) -> tuple[np.ndarray, bool]:
+    def apply(
+        self, box: np.ndarray, action, bounds: tuple[float, float, float], candidates: np.ndarray | None = None
+    ) -> tuple[np.ndarray, bool]:
+        """The box after ``action`` and whether it ends refinement; ``candidates`` = this box's
+        ``candidate_boxes``, when the caller already has them.
+        """
         action = int(action)
         if action == self.terminal_action:
             return box, True
-        sx, sy = self._steps(box)
-        j = self.moves.index(action)
-        return legalize(box + self._cx[j] * sx + self._cy[j] * sy, *bounds), False
+        if candidates is None:
+            candidates = self.candidate_boxes(box, bounds)
+        return candidates[self.moves.index(action)].copy(), False
 
     encoding_low = 0.0
 
@@ -131,7 +136,9 @@ class ContinuousActions(LocalizationActions):
         if a.shape != (5,) or not np.issubdtype(a.dtype, np.number) or not np.isfinite(a).all():
             raise ValueError(f"action {action!r} is not a finite vector of shape (5,) for {self.space()}")
 
-    def apply(self, box: np.ndarray, action, bounds: tuple[float, float, float]) -> tuple[np.ndarray, bool]:
+    def apply(
+        self, box: np.ndarray, action, bounds: tuple[float, float, float], candidates: np.ndarray | None = None
+    ) -> tuple[np.ndarray, bool]:
         a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
         if a[4] > self.config["trigger_threshold"]:
             return box, True

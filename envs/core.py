@@ -93,9 +93,14 @@ class BoxEnv(gym.Env):
         self._update_iou()
 
     def _update_iou(self) -> None:
-        ious = iou(self.box, self.targets)[0]
-        self.best_target = int(np.argmax(ious))
-        self.iou = float(ious[self.best_target])
+        """IoU of the box and of every move's box, in one call: the step's hot path. The move boxes are
+        kept for ``positive_actions`` and for applying the next move without recomputing it.
+        """
+        self.candidates = self.action_type.candidate_boxes(self.box, self.bounds)
+        ious = iou(np.concatenate([self.box[None], self.candidates]), self.targets)
+        self.best_target = int(np.argmax(ious[0]))
+        self.iou = float(ious[0, self.best_target])
+        self.candidate_ious = ious[1:].max(axis=1)
 
     def history_vector(self) -> np.ndarray:
         return self.history.reshape(-1).copy()
@@ -113,7 +118,7 @@ class BoxEnv(gym.Env):
         if self.image is None:
             raise gym.error.ResetNeeded("call reset() before step()")
         self.action_type.check(action)
-        box, terminal = self.action_type.apply(self.box, action, self.bounds)
+        box, terminal = self.action_type.apply(self.box, action, self.bounds, self.candidates)
         before = self.iou
         self.box = box
         self._update_iou()
@@ -131,8 +136,7 @@ class BoxEnv(gym.Env):
         """
         at = self.action_type
         mask = np.zeros(len(at.table), dtype=bool)
-        gains = iou(at.candidate_boxes(self.box, self.bounds), self.targets).max(axis=1)
-        mask[list(at.moves)] = gains > self.iou + 1e-9
+        mask[list(at.moves)] = self.candidate_ious > self.iou + 1e-9
         mask[at.terminal_action] = self._terminal_is_positive()
         return mask
 

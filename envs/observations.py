@@ -7,6 +7,7 @@ flat float vector of the last ``history`` encoded actions, newest last.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -37,7 +38,7 @@ class Pyramid:
         w, h = box[2] - box[0], box[3] - box[1]
         x1, y1 = box[0] - context * w, box[1] - context * h
         cw, ch = w * (1 + 2 * context), h * (1 + 2 * context)
-        level = int(np.clip(np.floor(np.log2(max(min(cw, ch) / size, 1.0))), 0, len(self.levels) - 1))
+        level = min(int(math.log2(max(min(cw, ch) / size, 1.0))), len(self.levels) - 1)
         scale = 0.5**level
         sx, sy = size / (cw * scale), size / (ch * scale)
         m = np.array([[sx, 0.0, -x1 * scale * sx], [0.0, sy, -y1 * scale * sy]])

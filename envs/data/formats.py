@@ -42,6 +42,7 @@ from facebox.envs.data.record import KINDS, Entry, ListDataset, read_image, vali
 __all__ = ["load_celeba", "load_coco", "load_csv", "load_dlib_xml", "load_fddb", "load_voc", "load_wider"]
 
 Size = tuple[int, int]  # (width, height) of an image, when the annotation states it
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 
 
 # ----------------------------------------------------------------------------------------------- shared helpers
@@ -66,6 +67,11 @@ def _first_existing(candidates: Sequence[Path], what: str, where: str) -> Path:
             return candidate
     tried = ", ".join(str(c) for c in dict.fromkeys(candidates))
     raise FileNotFoundError(f"{where}: {what} not found; tried {tried}")
+
+
+def _image_name(name: str) -> str:
+    """Annotation files often name images without extension (FDDB, some VOC sets): those mean ``.jpg``."""
+    return name if name.lower().endswith(_IMAGE_SUFFIXES) else f"{name}.jpg"
 
 
 def _text_lines(path: Path) -> list[tuple[int, str]]:
@@ -240,7 +246,7 @@ def load_wider(
     boxes are scaled by stored/original per axis (stored size decoded from the image when not given).
 
     Dropped boxes, each by a stated rule, because none can be localised: ``w <= 0`` or ``h <= 0`` (annotation
-    artefacts of the official files, mostly flagged invalid); boxes whose smaller side is below ``min_size``
+    artefacts: a box without area marks no face); boxes whose smaller side is below ``min_size``
     pixels of the stored image; boxes flagged invalid when ``ignore_invalid``. Images left without a box, and
     images annotated with N=0 faces, are skipped: the localisation environment needs a face in every image.
     """
@@ -361,7 +367,7 @@ def load_fddb(path: str | os.PathLike, folds: str = "", images: str = "") -> Lis
                 ellipse = _numbers(fields[:5], face_where)
                 boxes.append(_check_box(_ellipse_box(*ellipse), face_where))
                 ellipses.append(ellipse)
-            file_name = name if Path(name).suffix else f"{name}.jpg"
+            file_name = _image_name(name)
             candidates = [image_root / file_name, image_root / "originalPics" / file_name]
             attributes = {"ellipse": np.asarray(ellipses, np.float32)}
             entries.append(_entry(candidates, boxes, where, kinds=("human",) * len(boxes), attributes=attributes))
@@ -541,8 +547,7 @@ def load_voc(path: str | os.PathLike, classes: tuple[str, ...] = (), kind: str =
         file_el = root.find("filename")
         if file_el is None or not (file_el.text or "").strip():
             raise ValueError(f"{xml}:{lines[root]}: <annotation> has no <filename>")
-        file_name = file_el.text.strip()
-        file_name = file_name if Path(file_name).suffix else f"{file_name}.jpg"
+        file_name = _image_name(file_el.text.strip())
         size = None
         size_el = root.find("size")
         if size_el is not None:

@@ -134,16 +134,29 @@ def _p(x: float, y: float) -> tuple[int, int]:
     return round(x * _ONE), round(y * _ONE)
 
 
-def _ellipse(img, x, y, ax, ay, colour, angle=0.0, start=0, end=360, thickness=-1) -> None:
+def _ellipse(
+    img: np.ndarray,
+    x: float,
+    y: float,
+    ax: float,
+    ay: float,
+    colour: tuple[int, ...],
+    angle: float = 0.0,
+    start: int = 0,
+    end: int = 360,
+    thickness: int = -1,
+) -> None:
     axes = (max(round(ax * _ONE), 1), max(round(ay * _ONE), 1))
     cv2.ellipse(img, _p(x, y), axes, angle, start, end, colour, thickness, cv2.LINE_AA, _SHIFT)
 
 
-def _line(img, x1, y1, x2, y2, colour, thickness=1) -> None:
+def _line(
+    img: np.ndarray, x1: float, y1: float, x2: float, y2: float, colour: tuple[int, ...], thickness: int = 1
+) -> None:
     cv2.line(img, _p(x1, y1), _p(x2, y2), colour, thickness, cv2.LINE_AA, _SHIFT)
 
 
-def _polygon(img, points, colour) -> None:
+def _polygon(img: np.ndarray, points: np.ndarray | list[tuple[float, float]], colour: tuple[int, ...]) -> None:
     cv2.fillPoly(img, [np.round(np.asarray(points) * _ONE).astype(np.int32)], colour, cv2.LINE_AA, _SHIFT)
 
 
@@ -160,7 +173,18 @@ def _solid(c: Colour) -> tuple[int, int, int, int]:
     return (*c, 255)
 
 
-def _eyes(img, ident, cx, ey, dx, ew, eh, lw, rng, animal) -> None:
+def _eyes(
+    img: np.ndarray,
+    ident: Identity,
+    cx: float,
+    ey: float,
+    dx: float,
+    ew: float,
+    eh: float,
+    lw: int,
+    rng: np.random.Generator,
+    animal: bool,
+) -> None:
     """Two eyes with gaze and an occasional blink drawn from ``rng``; animal eyes are mostly iris."""
     if rng.random() < 0.08:
         for s in (-1, 1):
@@ -183,7 +207,7 @@ def _eyes(img, ident, cx, ey, dx, ew, eh, lw, rng, animal) -> None:
         _ellipse(img, px + ew * 0.15, py - eh * 0.3, eh * 0.18, eh * 0.18, _WHITE)
 
 
-def _human(img, ident: Identity, c: float, h: float, w: float, rng: np.random.Generator) -> np.ndarray:
+def _human(img: np.ndarray, ident: Identity, c: float, h: float, w: float, rng: np.random.Generator) -> np.ndarray:
     """Draw an upright human head centred at (c, c) with hair top to chin ``h`` and width about ``w``.
 
     The silhouette (hair, ears, face) goes into alpha; the returned copy of alpha lets the caller clip the
@@ -269,7 +293,7 @@ def _human(img, ident: Identity, c: float, h: float, w: float, rng: np.random.Ge
     return alpha
 
 
-def _animal(img, ident: Identity, c: float, h: float, w: float, rng: np.random.Generator) -> np.ndarray:
+def _animal(img: np.ndarray, ident: Identity, c: float, h: float, w: float, rng: np.random.Generator) -> np.ndarray:
     """Draw an upright animal head centred at (c, c), ear tips (or crown) to chin ``h``, ear to ear about ``w``.
 
     Returns the silhouette alpha (ears and head) for clipping the markings and whiskers drawn afterwards.
@@ -404,7 +428,7 @@ def render_face(
 
 @lru_cache(maxsize=8)
 def _noise_bank(size: int) -> np.ndarray:
-    """Unit-ish Gaussian noise (std 16, int16) a little larger than an image, cropped at random offsets.
+    """Gaussian noise (std 16, stored as int16) a little larger than an image, cropped at random offsets.
 
     Fresh per-image Gaussian noise would cost more than everything else drawn; a fixed bank keeps images
     bit-identical across processes and costs one crop.
@@ -415,6 +439,7 @@ def _noise_bank(size: int) -> np.ndarray:
 
 
 def _noise(bank: np.ndarray, rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """A random h x w window of the noise bank (a view: no copy)."""
     oy, ox = rng.integers(0, bank.shape[0] - h + 1), rng.integers(0, bank.shape[1] - w + 1)
     return bank[oy : oy + h, ox : ox + w]
 
@@ -569,7 +594,9 @@ class SyntheticFaces(FaceDataset):
                 colour = identity_params(int(rng.integers(self.identities)), self.animal_fraction).skin
             _distractor(img, rng, colour)
         boxes, angles, occlusion = [], [], []
-        for ident, center, s, angle in faces:  # each occluder before the next face, which may then cover it
+        # Each occluder goes on before the next face, which may then cover it. Every centre lies on the canvas,
+        # so render_face always returns a box here.
+        for ident, center, s, angle in faces:
             box = render_face(img, ident, center, s, angle, rng)
             boxes.append(box)
             angles.append(angle)

@@ -82,12 +82,15 @@ def test_move_reward_is_sign_of_iou_change(boxes_on_noise):
     assert r == 0.0
 
 
-@pytest.mark.parametrize(("box", "tau", "expected"), [
-    ((100, 100, 140, 140), 0.6, 3.0),
-    ((104, 100, 144, 140), 0.6, 3.0),  # IoU 36/44 = 0.818
-    ((120, 100, 160, 140), 0.6, -3.0),  # IoU 1/3
-    ((120, 100, 160, 140), 0.3, 3.0),
-])
+@pytest.mark.parametrize(
+    ("box", "tau", "expected"),
+    [
+        ((100, 100, 140, 140), 0.6, 3.0),
+        ((104, 100, 144, 140), 0.6, 3.0),  # IoU 36/44 = 0.818
+        ((120, 100, 160, 140), 0.6, -3.0),  # IoU 1/3
+        ((120, 100, 160, 140), 0.3, 3.0),
+    ],
+)
 def test_trigger_reward_at_threshold(boxes_on_noise, box, tau, expected):
     env = make_env(boxes_on_noise, tau=tau, eta=3.0)
     env.reset(seed=0)
@@ -162,14 +165,17 @@ def test_history_is_one_hot_of_last_actions(boxes_on_noise):
     assert history.argmax(axis=1).tolist() == [3, 5, 1] and history.sum() == 3
 
 
-@pytest.mark.parametrize(("config", "match"), [
-    ({"tua": 0.5}, "unknown key config\\['tua'\\]"),
-    ({"observation": {"type": "glimpse", "sise": 32}}, "sise"),
-    ({"observation": {"type": "pixels"}}, "unknown observation type.*'pixels'.*glimpse"),
-    ({"action": {"type": "discrete", "alpha": 0.1, "beta": 1}}, "beta"),
-    ({"target": "smallest"}, "largest"),
-    ({"dataset": "imagenet:/x"}, "unknown format 'imagenet'"),
-])
+@pytest.mark.parametrize(
+    ("config", "match"),
+    [
+        ({"tua": 0.5}, "unknown key config\\['tua'\\]"),
+        ({"observation": {"type": "glimpse", "sise": 32}}, "sise"),
+        ({"observation": {"type": "pixels"}}, "unknown observation type.*'pixels'.*glimpse"),
+        ({"action": {"type": "discrete", "alpha": 0.1, "beta": 1}}, "beta"),
+        ({"target": "smallest"}, "largest"),
+        ({"dataset": "imagenet:/x"}, "unknown format 'imagenet'"),
+    ],
+)
 def test_bad_config_is_a_clear_error(boxes_on_noise, config, match):
     with pytest.raises((KeyError, ValueError), match=match):
         make_env(boxes_on_noise, **config)
