@@ -8,8 +8,20 @@ from facebox.benchmarks import localize
 
 
 def main() -> None:
-    localize.main(["--data", "synthetic?seed=1", "--policy", "oracle", "--policy", "random",
-                   "--episodes", "200", "--out", str(Path("results") / "demo")])
+    localize.main(
+        [
+            "--data",
+            "synthetic?seed=1",
+            "--policy",
+            "oracle",
+            "--policy",
+            "random",
+            "--episodes",
+            "200",
+            "--out",
+            str(Path("results") / "demo"),
+        ]
+    )
 
 
 if __name__ == "__main__":

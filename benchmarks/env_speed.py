@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         print(f"{name:40s} {rate:10.0f} {rate / reference:7.2f}")
     for env_id in args.envs:
         ratio = medians[env_id] / reference
-        print(f"{env_id}: {ratio:.2f}x ALE Breakout-v5 (goal >= {GOAL_RATIO:.0f}x): {'met' if ratio >= GOAL_RATIO else 'NOT met'}")
+        verdict = "met" if ratio >= GOAL_RATIO else "NOT met"
+        print(f"{env_id}: {ratio:.2f}x ALE Breakout-v5 (goal >= {GOAL_RATIO:.0f}x): {verdict}")
     return medians
 
 

@@ -16,7 +16,7 @@ import argparse
 import csv
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -157,8 +157,8 @@ def write_gif(frames: list[np.ndarray], path: Path, fps: int = 4, size: int = 32
 
 
 POLICIES: dict[str, Callable[[int], Policy]] = {
-    "oracle": lambda seed: (lambda env, obs, o=GreedyOracle(): o(env)),
-    "random": lambda seed: (lambda env, obs, r=RandomPolicy(np.random.default_rng(seed)): r(env)),
+    "oracle": lambda seed: GreedyOracle(),
+    "random": lambda seed: RandomPolicy(np.random.default_rng(seed)),
 }
 DETECTORS = {"haar": "haarcascade_frontalface_default.xml", "haar-cat": "haarcascade_frontalcatface.xml"}
 

@@ -13,6 +13,7 @@ import argparse
 import time
 
 import cv2
+
 from facebox.envs.data.synthetic import SyntheticFaces
 
 __all__ = ["TARGET", "images_per_second", "main"]

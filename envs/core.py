@@ -164,7 +164,9 @@ class BoxEnv(gym.Env):
     def _draw(image: np.ndarray, targets: np.ndarray, box: np.ndarray, caption: str) -> np.ndarray:
         """Image scaled to 256..640 px on its long side, targets in green, the box in red, a caption bar."""
         scale = float(np.clip(256 / max(image.shape[:2]), 1.0, None) * np.clip(640 / max(image.shape[:2]), None, 1))
-        frame = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST if scale > 1 else cv2.INTER_AREA)
+        frame = cv2.resize(
+            image, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST if scale > 1 else cv2.INTER_AREA
+        )
         thick = max(1, round(max(frame.shape[:2]) / 250))
         for t in targets:
             p = np.round(t * scale).astype(int)

@@ -71,9 +71,7 @@ class GlimpseObservation(ObservationType):
 
     def space(self, env: BoxEnv) -> spaces.Dict:
         s = self.config["size"]
-        return spaces.Dict(
-            {"glimpse": spaces.Box(0, 255, (s, s, 3), np.uint8), "history": self._history_space(env)}
-        )
+        return spaces.Dict({"glimpse": spaces.Box(0, 255, (s, s, 3), np.uint8), "history": self._history_space(env)})
 
     def observe(self, env: BoxEnv) -> dict[str, np.ndarray]:
         glimpse = env.pyramid.crop(env.box, self.config["size"], self.config["context"])
@@ -105,4 +103,7 @@ class ImageMaskObservation(ObservationType):
         return {"image": out, "history": env.history_vector()}
 
 
-OBSERVATION_TYPES: dict[str, type[ObservationType]] = {"glimpse": GlimpseObservation, "image_mask": ImageMaskObservation}
+OBSERVATION_TYPES: dict[str, type[ObservationType]] = {
+    "glimpse": GlimpseObservation,
+    "image_mask": ImageMaskObservation,
+}

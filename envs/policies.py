@@ -1,6 +1,7 @@
 """Reference policies in numpy: a uniform random policy and the greedy IoU oracle.
 
-Both act on the *unwrapped* facebox env (the oracle reads the ground truth), so they serve as the floor and
+Both are called as ``policy(env, obs)`` like any agent, but act on the *unwrapped* env (the oracle reads
+the ground truth), so they serve as the floor and
 the ceiling of every benchmark, and the oracle supplies the expert actions for behaviour cloning.
 """
 
@@ -20,7 +21,7 @@ class RandomPolicy:
     def __init__(self, rng: np.random.Generator) -> None:
         self.rng = rng
 
-    def __call__(self, env: BoxEnv):
+    def __call__(self, env: BoxEnv, obs=None):
         space = env.unwrapped.action_space
         if hasattr(space, "n"):
             return int(self.rng.integers(space.n))
@@ -52,7 +53,7 @@ class GreedyOracle:
             best = int(np.argmin(np.abs(candidates - env.targets[env.best_target]).sum(axis=1)))
         return at.moves[best]
 
-    def __call__(self, env: BoxEnv):
+    def __call__(self, env: BoxEnv, obs=None):
         index = self.discrete_action(env)
         at = env.unwrapped.action_type
         return at.move_action(index) if hasattr(at, "move_action") else index

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tomllib
 import warnings
 from pathlib import Path
 
 import gymnasium as gym
+import tomllib
 
 import facebox
 

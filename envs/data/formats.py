@@ -37,6 +37,7 @@ from xml.etree import ElementTree as ET
 from xml.parsers import expat
 
 import numpy as np
+
 from facebox.envs.data.record import KINDS, Entry, ListDataset, read_image, validate_boxes
 
 __all__ = ["load_celeba", "load_coco", "load_csv", "load_dlib_xml", "load_fddb", "load_voc", "load_wider"]

@@ -193,4 +193,3 @@ class ListDataset(FaceDataset):
     def __getitem__(self, index: int) -> FaceImage:
         e = self.entries[self._check_index(index)]
         return FaceImage(read_image(e.path), e.boxes, e.kinds, e.identities, e.path, e.attributes)
-

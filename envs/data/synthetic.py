@@ -29,6 +29,7 @@ from functools import lru_cache
 
 import cv2
 import numpy as np
+
 from facebox.envs.data.record import FaceDataset, FaceImage
 
 __all__ = ["IDENTITY_SEED", "Identity", "SyntheticFaces", "identity_params", "render_face"]

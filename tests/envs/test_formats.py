@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
 from facebox.envs.data import open_dataset
 from facebox.envs.data.formats import (
     load_celeba,

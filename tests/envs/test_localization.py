@@ -209,10 +209,10 @@ def run_policy(env, policy, episodes, max_steps=40):
     success, steps = [], []
     for episode in range(episodes):
         env.reset(seed=episode)
-        for n in range(1, max_steps + 1):
+        terminated, n = False, 0
+        while not terminated and n < max_steps:
             _, _, terminated, _, info = env.step(policy(env))
-            if terminated:
-                break
+            n += 1
         success.append(terminated and info["iou"] >= 0.6)
         steps.append(n)
     return float(np.mean(success)), float(np.median(steps))

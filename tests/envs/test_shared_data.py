@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from facebox.envs.data import open_dataset
 from facebox.envs.data.formats import load_coco, load_csv, load_dlib_xml, load_voc, load_wider
 

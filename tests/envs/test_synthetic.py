@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from facebox.envs.data import open_dataset
 from facebox.envs.data.synthetic import SyntheticFaces, identity_params, render_face
 

@@ -1,0 +1,54 @@
+"""The localization harness: equal-terms comparison, tables and GIF."""
+
+from __future__ import annotations
+
+import csv
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from facebox.benchmarks import localize
+from facebox.envs.data import FaceImage
+
+
+def test_harness_ranks_oracle_above_random_and_writes_outputs(tmp_path):
+    rows = localize.main(
+        [
+            "--data",
+            "synthetic?seed=5",
+            "--policy",
+            "oracle",
+            "--policy",
+            "random",
+            "--episodes",
+            "30",
+            "--gif-episodes",
+            "1",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    by_name = {r["policy"]: r for r in rows}
+    assert by_name["oracle"]["success@0.5"] >= 0.9 > by_name["random"]["success@0.5"] + 0.5
+    with open(tmp_path / "results.csv") as f:
+        table = list(csv.DictReader(f))
+    assert [r["policy"] for r in table] == ["oracle", "random"]
+    assert float(table[0]["success@0.5"]) == by_name["oracle"]["success@0.5"]
+    assert "| oracle |" in (tmp_path / "results.md").read_text()
+    frames = iio.imread(tmp_path / "oracle.gif")
+    assert frames.ndim == 4 and len(frames) >= 3  # start frame + at least a few steps
+
+
+def test_episode_success_needs_a_trigger():
+    assert localize.Episode(iou=0.8, triggered=True, steps=5).success(0.7)
+    assert not localize.Episode(iou=0.8, triggered=False, steps=40).success(0.5)
+    assert not localize.Episode(iou=0.55, triggered=True, steps=5).success(0.7)
+
+
+def test_haar_finds_a_drawn_frontal_face_box_or_none():
+    detect = localize.haar_detector("haarcascade_frontalface_default.xml")
+    blank = FaceImage(np.full((120, 120, 3), 128, np.uint8), [[10, 10, 50, 50]])
+    assert detect(blank) is None
+    with pytest.raises(FileNotFoundError, match="nope.xml"):
+        localize.haar_detector("nope.xml")
