@@ -12,16 +12,15 @@ __all__ = ["iou", "legalize", "center_error", "xywh_to_xyxy", "xyxy_to_xywh"]
 
 def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise IoU of boxes ``a [N, 4]`` and ``b [M, 4]`` -> ``[N, M]`` (a single box may be 1-D)."""
-    # Written with raw ufuncs: this runs several times per env step on a handful of boxes, where numpy's
-    # per-call overhead (np.clip, fancy reshapes) dominates the arithmetic.
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 1, 4)
-    b = np.asarray(b, dtype=np.float64).reshape(1, -1, 4)
-    iw = np.maximum(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0.0)
-    ih = np.maximum(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0.0)
-    inter = iw * ih
-    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
-    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
-    return inter / np.maximum(area_a + area_b - inter, 1e-12)
+    # Corners as (lo, hi) x (x, y) pairs and raw ufuncs: this runs on a handful of boxes every env step,
+    # where the number of numpy calls, not the arithmetic, sets the cost.
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 1, 2, 2)
+    b = np.asarray(b, dtype=np.float64).reshape(1, -1, 2, 2)
+    overlap = np.maximum(np.minimum(a[..., 1, :], b[..., 1, :]) - np.maximum(a[..., 0, :], b[..., 0, :]), 0.0)
+    inter = overlap[..., 0] * overlap[..., 1]
+    size_a, size_b = a[..., 1, :] - a[..., 0, :], b[..., 1, :] - b[..., 0, :]
+    union = size_a[..., 0] * size_a[..., 1] + size_b[..., 0] * size_b[..., 1] - inter
+    return inter / np.maximum(union, 1e-12)
 
 
 def legalize(boxes: np.ndarray, width: float, height: float, min_size: float) -> np.ndarray:
@@ -29,13 +28,12 @@ def legalize(boxes: np.ndarray, width: float, height: float, min_size: float) ->
     a box that crosses an edge back inside, so that a translation never also shrinks the box.
     """
     boxes = np.asarray(boxes, dtype=np.float64)
-    out = np.empty_like(boxes)
-    for lo, hi, limit in ((0, 2, width), (1, 3, height)):
-        size = np.minimum(np.maximum(boxes[..., hi] - boxes[..., lo], min(min_size, limit)), limit)
-        start = np.minimum(np.maximum((boxes[..., lo] + boxes[..., hi] - size) * 0.5, 0.0), limit - size)
-        out[..., lo] = start
-        out[..., hi] = start + size
-    return out
+    corners = boxes.reshape(*boxes.shape[:-1], 2, 2)
+    lo, hi = corners[..., 0, :], corners[..., 1, :]
+    limit = np.array([width, height])
+    size = np.minimum(np.maximum(hi - lo, np.minimum(min_size, limit)), limit)
+    start = np.minimum(np.maximum((lo + hi - size) * 0.5, 0.0), limit - size)
+    return np.concatenate([start, start + size], axis=-1)
 
 
 def center_error(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -6,18 +6,24 @@ import gymnasium as gym
 
 __all__ = ["ENV_SPECS", "register_envs"]
 
-# id -> (entry point, registration kwargs). Variants are kwargs here, not subclasses.
-ENV_SPECS: dict[str, tuple[str, dict]] = {
-    "facebox/FaceLocalization-v0": ("facebox.envs.localization:FaceLocalizationEnv", {}),
-    "facebox/FaceLocalizationContinuous-v0": (
-        "facebox.envs.localization:FaceLocalizationEnv",
-        {"base_config": {"action": {"type": "continuous"}}},
-    ),
+# id -> keyword arguments of ``gym.register``. Variants are ``kwargs`` here, not subclasses. The tracking env
+# has no time limit: it ends itself after at most ``frames x max_actions`` steps, and an evaluation episode
+# spans a whole sequence.
+ENV_SPECS: dict[str, dict] = {
+    "facebox/FaceLocalization-v0": {
+        "entry_point": "facebox.envs.localization:FaceLocalizationEnv",
+        "max_episode_steps": 40,
+    },
+    "facebox/FaceLocalizationContinuous-v0": {
+        "entry_point": "facebox.envs.localization:FaceLocalizationEnv",
+        "kwargs": {"base_config": {"action": {"type": "continuous"}}},
+        "max_episode_steps": 40,
+    },
+    "facebox/FaceTracking-v0": {"entry_point": "facebox.envs.tracking:FaceTrackingEnv"},
 }
 
 
 def register_envs() -> None:
-    for env_id, (entry_point, kwargs) in ENV_SPECS.items():
-        if env_id in gym.registry:
-            continue
-        gym.register(id=env_id, entry_point=entry_point, kwargs=kwargs, max_episode_steps=40)
+    for env_id, spec in ENV_SPECS.items():
+        if env_id not in gym.registry:
+            gym.register(id=env_id, **spec)

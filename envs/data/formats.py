@@ -40,7 +40,7 @@ import numpy as np
 
 from facebox.envs.data.record import KINDS, Entry, ListDataset, read_image, validate_boxes
 
-__all__ = ["load_celeba", "load_coco", "load_csv", "load_dlib_xml", "load_fddb", "load_voc", "load_wider"]
+__all__ = ["csv_rows", "load_celeba", "load_coco", "load_csv", "load_dlib_xml", "load_fddb", "load_voc", "load_wider"]
 
 Size = tuple[int, int]  # (width, height) of an image, when the annotation states it
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
@@ -677,7 +677,7 @@ _BOX_COLUMNS: tuple[tuple[tuple[str, str, str, str], bool], ...] = (  # (names, 
 )
 
 
-def _csv_rows(path: Path) -> list[tuple[int, list[str]]]:
+def csv_rows(path: Path) -> list[tuple[int, list[str]]]:
     """Rows of a comma, tab or whitespace separated file, sniffed from its first line; '#' lines are comments."""
     lines = [(no, line) for no, line in _text_lines(path) if not line.lstrip().startswith("#")]
     if not lines:
@@ -724,7 +724,7 @@ def load_csv(path: str | os.PathLike, images: str = "", columns: str = "", kind:
         path = tables[0]
     default_kind = _kind(kind)
     image_dir = _resolve(images, path.parent) if images else path.parent
-    rows = _csv_rows(path)
+    rows = csv_rows(path)
     if columns:
         names, header_where = [c.strip().lower() for c in columns.split(",")], f"columns={columns!r}"
         if [f.strip().lower() for f in rows[0][1]] == names:

@@ -11,10 +11,11 @@ import inspect
 from collections.abc import Callable
 from urllib.parse import parse_qsl
 
-from facebox.envs.data import formats, synthetic
+from facebox.envs.data import formats, synthetic, synthetic_video, video
 from facebox.envs.data.record import FaceDataset
+from facebox.envs.data.video import VideoDataset
 
-__all__ = ["STILL_FORMATS", "open_dataset", "parse_spec"]
+__all__ = ["STILL_FORMATS", "VIDEO_FORMATS", "open_dataset", "open_video_dataset", "parse_spec"]
 
 STILL_FORMATS: dict[str, Callable[..., FaceDataset]] = {
     "synthetic": synthetic.SyntheticFaces,
@@ -25,6 +26,13 @@ STILL_FORMATS: dict[str, Callable[..., FaceDataset]] = {
     "voc": formats.load_voc,
     "coco": formats.load_coco,
     "csv": formats.load_csv,
+}
+
+VIDEO_FORMATS: dict[str, Callable[..., VideoDataset]] = {
+    "synthetic": synthetic_video.SyntheticVideos,
+    "otb": video.load_otb,
+    "got10k": video.load_got10k,
+    "video": video.load_video,
 }
 
 
@@ -59,11 +67,21 @@ def _coerce(loader: Callable, options: dict[str, str], spec: str) -> dict:
 
 
 def open_dataset(spec: str | FaceDataset) -> FaceDataset:
-    """Return a dataset for a spec string, or the dataset itself if one is passed."""
-    if isinstance(spec, FaceDataset):
+    """Return a dataset for a spec string (``wider:PATH``, ``synthetic?seed=1``, ...), or the dataset itself."""
+    return _open(spec, STILL_FORMATS, FaceDataset)
+
+
+def open_video_dataset(spec: str | VideoDataset) -> VideoDataset:
+    """Return a video dataset for a spec string (``otb:PATH``, ``synthetic?frames=30``, ...), or the dataset itself."""
+    return _open(spec, VIDEO_FORMATS, VideoDataset)
+
+
+def _open(spec: object, registry: dict[str, Callable], protocol: type):
+    """Open ``spec`` with ``registry``'s loaders; an instance of ``protocol`` passes through unchanged."""
+    if isinstance(spec, protocol):
         return spec
     if not isinstance(spec, str):
-        raise TypeError(f"dataset must be a spec string or a FaceDataset, got {type(spec).__name__}")
-    loader, path, options = parse_spec(spec, STILL_FORMATS)
+        raise TypeError(f"expected a data spec string or a {protocol.__name__}, got {type(spec).__name__}")
+    loader, path, options = parse_spec(spec, registry)
     kwargs = _coerce(loader, options, spec)
     return loader(**kwargs) if path is None else loader(path, **kwargs)

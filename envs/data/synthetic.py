@@ -32,7 +32,7 @@ import numpy as np
 
 from facebox.envs.data.record import FaceDataset, FaceImage
 
-__all__ = ["IDENTITY_SEED", "Identity", "SyntheticFaces", "identity_params", "render_face"]
+__all__ = ["IDENTITY_SEED", "Identity", "SyntheticFaces", "identity_params", "noise_bank", "render_face"]
 
 IDENTITY_SEED = 20_240_611  # fixed, so identity k has one appearance whatever the dataset seed
 _NOISE_SEED = 7  # fixed, so the noise bank (and hence every image) is the same in every process
@@ -428,7 +428,7 @@ def render_face(
 
 
 @lru_cache(maxsize=8)
-def _noise_bank(size: int) -> np.ndarray:
+def noise_bank(size: int) -> np.ndarray:
     """Gaussian noise (std 16, stored as int16) a little larger than an image, cropped at random offsets.
 
     Fresh per-image Gaussian noise would cost more than everything else drawn; a fixed bank keeps images
@@ -584,7 +584,7 @@ class SyntheticFaces(FaceDataset):
     def __getitem__(self, index: int) -> FaceImage:
         index = self._check_index(index)
         rng = np.random.default_rng([self.seed, index])
-        size, bank = self.size, _noise_bank(self.size)
+        size, bank = self.size, noise_bank(self.size)
         faces = self._layout(rng)
         img = _background(rng, size, bank)
         face_colours = [ident.skin for ident, *_ in faces]
