@@ -22,7 +22,7 @@ from gymnasium import spaces
 from facebox.envs.boxes import legalize
 from facebox.envs.config import Configurable
 
-__all__ = ["ACTION_TYPES", "ActionType", "LocalizationActions", "ContinuousActions"]
+__all__ = ["ACTION_TYPES", "HALF", "ActionType", "LocalizationActions", "ContinuousActions"]
 
 
 class ActionType(Configurable):
@@ -96,7 +96,7 @@ class ActionType(Configurable):
         return self.names[int(action)]
 
 
-_H = 0.5  # scale moves change each side by half the step, so the box grows/shrinks by alpha in total
+HALF = 0.5  # scale moves change each side by half the step, so the box grows/shrinks by alpha in total
 
 
 class LocalizationActions(ActionType):
@@ -110,10 +110,10 @@ class LocalizationActions(ActionType):
         ("left", ((-1, 0, -1, 0), (0, 0, 0, 0))),
         ("up", ((0, 0, 0, 0), (0, -1, 0, -1))),
         ("down", ((0, 0, 0, 0), (0, 1, 0, 1))),
-        ("bigger", ((-_H, 0, _H, 0), (0, -_H, 0, _H))),
-        ("smaller", ((_H, 0, -_H, 0), (0, _H, 0, -_H))),
-        ("fatter", ((0, 0, 0, 0), (0, _H, 0, -_H))),
-        ("taller", ((_H, 0, -_H, 0), (0, 0, 0, 0))),
+        ("bigger", ((-HALF, 0, HALF, 0), (0, -HALF, 0, HALF))),
+        ("smaller", ((HALF, 0, -HALF, 0), (0, HALF, 0, -HALF))),
+        ("fatter", ((0, 0, 0, 0), (0, HALF, 0, -HALF))),
+        ("taller", ((HALF, 0, -HALF, 0), (0, 0, 0, 0))),
         ("trigger", None),
     )
 

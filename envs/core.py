@@ -162,13 +162,15 @@ class BoxEnv(gym.Env):
 
     @staticmethod
     def _draw(image: np.ndarray, targets: np.ndarray, box: np.ndarray, caption: str) -> np.ndarray:
-        """Image scaled to 256..640 px on its long side, targets in green, the box in red, a caption bar."""
+        """Image scaled to 256..640 px on its long side, targets in green (none where a target is absent,
+        i.e. NaN), the box in red, a caption bar.
+        """
         scale = float(np.clip(256 / max(image.shape[:2]), 1.0, None) * np.clip(640 / max(image.shape[:2]), None, 1))
         frame = cv2.resize(
             image, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST if scale > 1 else cv2.INTER_AREA
         )
         thick = max(1, round(max(frame.shape[:2]) / 250))
-        for t in targets:
+        for t in targets[np.isfinite(targets).all(axis=1)]:
             p = np.round(t * scale).astype(int)
             cv2.rectangle(frame, tuple(p[:2]), tuple(p[2:] - 1), (0, 220, 0), thick)
         p = np.round(box * scale).astype(int)

@@ -9,8 +9,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from facebox.envs.actions import _H, ACTION_TYPES, ActionType
-from facebox.envs.boxes import center_error, iou, legalize
+from facebox.envs.actions import ACTION_TYPES, HALF, ActionType
+from facebox.envs.boxes import center_error, legalize
 from facebox.envs.core import BoxEnv
 from facebox.envs.data.sources import open_video_dataset
 from facebox.envs.data.video import VideoDataset, VideoSequence
@@ -39,8 +39,8 @@ class TrackingActions(ActionType):
         ("down", ((0, 0, 0, 0), (0, 1, 0, 1))),
         ("down2", ((0, 0, 0, 0), (0, 2, 0, 2))),
         ("stop", None),
-        ("smaller", ((_H, 0, -_H, 0), (0, _H, 0, -_H))),
-        ("bigger", ((-_H, 0, _H, 0), (0, -_H, 0, _H))),
+        ("smaller", ((HALF, 0, -HALF, 0), (0, HALF, 0, -HALF))),
+        ("bigger", ((-HALF, 0, HALF, 0), (0, -HALF, 0, HALF))),
     )
 
 
@@ -231,8 +231,7 @@ class FaceTrackingEnv(BoxEnv):
             return True
         if self.iou <= self.config["iou_threshold"]:
             return False
-        gains = iou(self.action_type.candidate_boxes(self.box, self.bounds), self.targets)
-        return bool(gains.max() <= self.iou + 1e-9)
+        return bool(self.candidate_ious.max() <= self.iou + 1e-9)
 
     def _rewards(self, terminal: bool, iou_before: float) -> dict[str, float]:
         if not np.isfinite(self.iou):
@@ -266,8 +265,3 @@ class FaceTrackingEnv(BoxEnv):
 
     def _caption(self) -> str:
         return f"frame {self.frame}  IoU {self.iou:.2f}  {self.last_action or 'start'}"
-
-    @staticmethod
-    def _draw(image: np.ndarray, targets: np.ndarray, box: np.ndarray, caption: str) -> np.ndarray:
-        """As the base class, leaving out a ground truth that is NaN (target absent)."""
-        return BoxEnv._draw(image, targets[np.isfinite(targets).all(axis=1)], box, caption)

@@ -15,7 +15,8 @@ ENV_IDS = sorted(env_id for env_id in gym.registry if env_id.startswith("facebox
 
 
 def test_suite_discovers_envs():
-    assert {"facebox/FaceLocalization-v0", "facebox/FaceLocalizationContinuous-v0"} <= set(ENV_IDS)
+    expected = {"facebox/FaceLocalization-v0", "facebox/FaceLocalizationContinuous-v0", "facebox/FaceTracking-v0"}
+    assert expected <= set(ENV_IDS)
 
 
 def _rollout(env: gym.Env, seed: int, steps: int = 60) -> list:
