@@ -22,10 +22,10 @@ demo: $(STAMP)
 	$(PY) -m facebox.benchmarks.demo
 
 test: $(STAMP)
-	$(PY) -m pytest -n $(PYTEST_WORKERS)
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n $(PYTEST_WORKERS)
 
 test-slow: $(STAMP)
-	$(PY) -m pytest -n $(PYTEST_WORKERS) -m slow
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n $(PYTEST_WORKERS) -m slow
 
 lint: $(STAMP)
 	$(PY) -m ruff check envs agents perception benchmarks src tests

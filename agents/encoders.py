@@ -8,7 +8,8 @@ function; keys of different shapes get networks of their own.
 
 Pixel scale: SB3's ``preprocess_obs`` already divides image spaces by 255 (``normalize_images=True``, the
 default), so a float input is taken as already in [0, 1]; a ``uint8`` tensor passed directly (outside SB3) is
-divided here. Either way the division happens exactly once.
+divided here. Either way the division happens exactly once (so leave SB3's ``normalize_images`` on: with it off,
+floats in 0..255 would reach the network unscaled).
 
 Channel order: SB3 wraps a channel-last Dict env in ``VecTransposeImage``, so inside a model the extractor sees
 CxHxW spaces, while on a raw env's space it sees HxWxC. The order is read from the space it is given (with
