@@ -32,7 +32,15 @@ import numpy as np
 
 from facebox.envs.data.record import FaceDataset, FaceImage
 
-__all__ = ["IDENTITY_SEED", "Identity", "SyntheticFaces", "identity_params", "noise_bank", "render_face"]
+__all__ = [
+    "IDENTITY_SEED",
+    "Identity",
+    "SyntheticFaces",
+    "check_parameters",
+    "identity_params",
+    "noise_bank",
+    "render_face",
+]
 
 IDENTITY_SEED = 20_240_611  # fixed, so identity k has one appearance whatever the dataset seed
 _NOISE_SEED = 7  # fixed, so the noise bank (and hence every image) is the same in every process
@@ -540,6 +548,15 @@ def _occlude(img: np.ndarray, box: np.ndarray, rng: np.random.Generator) -> floa
     return f
 
 
+def check_parameters(owner: str, animal_fraction: float, **minimums: tuple[int, int]) -> None:
+    """Reject generator parameters below their minimum (``name=(value, minimum)``), naming the parameter."""
+    for name, (value, low) in minimums.items():
+        if value < low:
+            raise ValueError(f"{owner}: {name} must be >= {low}, got {value}")
+    if not 0.0 <= animal_fraction <= 1.0:
+        raise ValueError(f"{owner}: animal_fraction must be in [0, 1], got {animal_fraction}")
+
+
 class SyntheticFaces(FaceDataset):
     """Procedural human and animal faces, each image a pure function of ``(seed, index)``.
 
@@ -559,18 +576,16 @@ class SyntheticFaces(FaceDataset):
         identities: int = 200,
         distractors: int = 6,
     ) -> None:
-        for name, value, low in (
-            ("seed", seed, 0),
-            ("size", size, 32),
-            ("length", length, 1),
-            ("max_faces", max_faces, 1),
-            ("identities", identities, 1),
-            ("distractors", distractors, 0),
-        ):
-            if value < low:
-                raise ValueError(f"SyntheticFaces: {name} must be >= {low}, got {value}")
-        if not 0.0 <= animal_fraction <= 1.0:
-            raise ValueError(f"SyntheticFaces: animal_fraction must be in [0, 1], got {animal_fraction}")
+        check_parameters(
+            "SyntheticFaces",
+            animal_fraction,
+            seed=(seed, 0),
+            size=(size, 32),
+            length=(length, 1),
+            max_faces=(max_faces, 1),
+            identities=(identities, 1),
+            distractors=(distractors, 0),
+        )
         self.seed, self.size, self.length = int(seed), int(size), int(length)
         self.max_faces, self.animal_fraction = int(max_faces), float(animal_fraction)
         self.identities, self.distractors = int(identities), int(distractors)

@@ -28,7 +28,7 @@ import math
 import cv2
 import numpy as np
 
-from facebox.envs.data.synthetic import Identity, identity_params, noise_bank, render_face
+from facebox.envs.data.synthetic import Identity, check_parameters, identity_params, noise_bank, render_face
 from facebox.envs.data.video import VideoDataset, VideoSequence
 
 __all__ = ["SyntheticClip", "SyntheticVideos"]
@@ -448,18 +448,16 @@ class SyntheticVideos(VideoDataset):
         identities: int = 200,
         distractors: int = 2,
     ) -> None:
-        for name, value, low in (
-            ("seed", seed, 0),
-            ("size", size, 32),
-            ("frames", frames, 1),
-            ("length", length, 1),
-            ("identities", identities, 2),
-            ("distractors", distractors, 0),
-        ):
-            if value < low:
-                raise ValueError(f"SyntheticVideos: {name} must be >= {low}, got {value}")
-        if not 0.0 <= animal_fraction <= 1.0:
-            raise ValueError(f"SyntheticVideos: animal_fraction must be in [0, 1], got {animal_fraction}")
+        check_parameters(
+            "SyntheticVideos",
+            animal_fraction,
+            seed=(seed, 0),
+            size=(size, 32),
+            frames=(frames, 1),
+            length=(length, 1),
+            identities=(identities, 2),
+            distractors=(distractors, 0),
+        )
         self.seed, self.size, self.frames, self.length = int(seed), int(size), int(frames), int(length)
         self.animal_fraction, self.identities, self.distractors = (
             float(animal_fraction),
