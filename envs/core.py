@@ -8,6 +8,7 @@ terminal action does), as Minigrid tasks override ``_gen_grid``.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,7 +26,7 @@ __all__ = ["BoxEnv"]
 _TYPED_SECTIONS = ("observation", "action")
 
 
-class BoxEnv(gym.Env):
+class BoxEnv(gym.Env, ABC):
     """Base class; see :class:`facebox.envs.localization.FaceLocalizationEnv` for the documented task."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
@@ -68,19 +69,21 @@ class BoxEnv(gym.Env):
         self.cache: dict[str, Any] = {}
 
     # -- hooks ---------------------------------------------------------------------------------------------
+    @abstractmethod
     def _start_episode(self, options: dict) -> None:
         """Set the first image (``self._set_image``), target faces (``self.targets``) and ``self.box``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _rewards(self, terminal: bool, iou_before: float) -> dict[str, float]:
-        raise NotImplementedError
+        """Reward components of the step just taken (they go to ``info["rewards"]``)."""
 
     def _advance(self, terminal: bool) -> bool:
         """Called after the reward of each step; returns ``terminated``."""
         return terminal
 
+    @abstractmethod
     def _terminal_is_positive(self) -> bool:
-        raise NotImplementedError
+        """Whether ending refinement now (trigger/stop) is the right action."""
 
     # -- shared machinery ----------------------------------------------------------------------------------
     def _set_image(self, image: np.ndarray) -> None:

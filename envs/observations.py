@@ -8,6 +8,7 @@ flat float vector of the last ``history`` encoded actions, newest last.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -45,7 +46,7 @@ class Pyramid:
         return cv2.warpAffine(self.levels[level], m, (size, size), flags=cv2.INTER_LINEAR)
 
 
-class ObservationType(Configurable):
+class ObservationType(Configurable, ABC):
     defaults = {"history": 10}
 
     def __init__(self, section: Mapping, where: str = "config['observation']") -> None:
@@ -55,11 +56,13 @@ class ObservationType(Configurable):
         n = self.config["history"] * env.action_type.encoding_size
         return spaces.Box(env.action_type.encoding_low, 1.0, shape=(n,), dtype=np.float32)
 
+    @abstractmethod
     def space(self, env: BoxEnv) -> spaces.Dict:
-        raise NotImplementedError
+        """The observation space, fixed when the env is built."""
 
+    @abstractmethod
     def observe(self, env: BoxEnv) -> dict[str, np.ndarray]:
-        raise NotImplementedError
+        """A fresh observation dict for the env's current state."""
 
 
 class GlimpseObservation(ObservationType):

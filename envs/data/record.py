@@ -8,6 +8,7 @@ are the right/bottom *edges* (a box covering pixel columns 0..9 is ``x1=0, x2=10
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -136,18 +137,20 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return to_rgb_uint8(pixels, where=path)
 
 
-class FaceDataset:
+class FaceDataset(ABC):
     """Protocol of every still-image source: ``len``, indexing, and sampling with a caller's generator.
 
     Sampling takes the generator as an argument (never a global or an owned one) so that an environment's
     ``np_random`` alone decides what it sees and seeded runs repeat exactly.
     """
 
+    @abstractmethod
     def __len__(self) -> int:
-        raise NotImplementedError
+        """Number of items."""
 
+    @abstractmethod
     def __getitem__(self, index: int) -> FaceImage:
-        raise NotImplementedError
+        """The item at ``index`` (negative indices count from the end)."""
 
     def sample(self, rng: np.random.Generator) -> FaceImage:
         n = len(self)

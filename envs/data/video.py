@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -58,7 +59,7 @@ _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 _SEPARATORS = re.compile(r"[,\s]+")
 
 
-class VideoSequence:
+class VideoSequence(ABC):
     """One annotated video: ``len(seq)`` frames, ``seq.frame(i)`` RGB uint8 HxWx3, ``seq.boxes`` float32
     ``[T, 4]`` xyxy (right/bottom edges), a row of NaN where the target is absent or unannotated.
 
@@ -94,8 +95,9 @@ class VideoSequence:
             cache.popitem(last=False)
         return image
 
+    @abstractmethod
     def _read(self, index: int) -> np.ndarray:
-        raise NotImplementedError
+        """Decode frame ``index`` (already range-checked)."""
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
@@ -103,14 +105,16 @@ class VideoSequence:
         return state
 
 
-class VideoDataset:
+class VideoDataset(ABC):
     """Protocol of every video source: ``len`` (sequences), indexing, and sampling with a caller's generator."""
 
+    @abstractmethod
     def __len__(self) -> int:
-        raise NotImplementedError
+        """Number of items."""
 
+    @abstractmethod
     def __getitem__(self, index: int) -> VideoSequence:
-        raise NotImplementedError
+        """The item at ``index`` (negative indices count from the end)."""
 
     def sample(self, rng: np.random.Generator) -> VideoSequence:
         n = len(self)
