@@ -1,0 +1,44 @@
+"""The ``facebox`` console script: ``facebox train ...``, ``facebox evaluate ...``, ``facebox demo``.
+
+Each subcommand hands its arguments to the ``main`` of its module (``python -m facebox.agents.train --help``,
+...), so the two spellings never drift apart. Modules are imported only when their command runs, so
+``facebox --help`` does not pay for torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+
+__all__ = ["COMMANDS", "main"]
+
+# command -> (module:function taking argv, help line)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("facebox.agents.train:main", "train a DQN or PPO agent (hyperparams/<algo>.yml + overrides)"),
+    "evaluate": ("facebox.agents.evaluate:main", "success@0.5/0.7, mean IoU, median steps, and an animation"),
+    "demo": ("facebox.agents.train:demo_main", "train the default agent; compare it with the oracle and random"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: facebox {" + ",".join(COMMANDS) + "} [ARGS...]  (ARGS: facebox COMMAND --help)", ""]
+    lines += [f"  {name:<9} {text}" for name, (_, text) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0
+    if argv[0] not in COMMANDS:
+        print(f"facebox: unknown command {argv[0]!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module, _, function = COMMANDS[argv[0]][0].partition(":")
+    getattr(importlib.import_module(module), function)(argv[1:])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

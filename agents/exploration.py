@@ -1,0 +1,249 @@
+"""Exploration help for box-moving agents: Caicedo's guided exploration and a behaviour-cloning warm start.
+
+Uniform random actions rarely reach a face: from the whole image a random walk triggers on a face in about 1 % of
+episodes, so early RL sees almost only failures. Two remedies from the literature:
+
+- **Guided exploration** (Caicedo & Lazebnik 2015): when DQN explores, draw the random action among the actions
+  with positive reward (``info["positive_actions"]``) instead of among all actions. :class:`GuidedDQN`.
+- **Supervised warm start** (ADNet's first stage, Yun et al. 2017): before RL, train the policy network with
+  cross-entropy to reproduce the greedy IoU oracle's actions. :func:`behaviour_cloning`, optionally with DAgger
+  rounds in which the learner drives and the oracle only labels, so the network also sees the states its own
+  mistakes lead to; :class:`BehaviourCloning` runs it at the start of ``learn`` (also from an RL Zoo YAML).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3 import DQN
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+from stable_baselines3.dqn.policies import DQNPolicy
+from torch.nn import functional as F
+
+from facebox.envs.policies import GreedyOracle
+
+__all__ = ["GuidedDQN", "guided_action", "behaviour_cloning", "BehaviourCloning", "action_logits"]
+
+
+def guided_action(mask: np.ndarray, rng: np.random.Generator) -> int:
+    """A uniform draw among the ``True`` entries of ``mask``; among all actions when none is positive (e.g. a box
+    that no single move improves), so exploration never stalls.
+    """
+    candidates = np.flatnonzero(mask)
+    if len(candidates) == 0:
+        return int(rng.integers(len(mask)))
+    return int(rng.choice(candidates))
+
+
+def _base_venv(env: VecEnv) -> VecEnv:
+    """The innermost vec env: wrappers (``VecTransposeImage``, ...) keep an empty ``reset_infos`` of their own."""
+    while isinstance(env, VecEnvWrapper):
+        env = env.venv
+    return env
+
+
+def _mask_of(info: dict) -> np.ndarray:
+    if "positive_actions" not in info:
+        raise KeyError(
+            f"guided exploration needs info['positive_actions'] from the env (facebox envs provide it); got info "
+            f"keys {sorted(info)}"
+        )
+    return np.asarray(info["positive_actions"], dtype=bool)
+
+
+class GuidedDQN(DQN):
+    """SB3 DQN whose exploratory actions are drawn from the actions with positive reward.
+
+    With probability ε (1 during the ``learning_starts`` warm-up) an env's action is :func:`guided_action` on the
+    mask of its current state, otherwise the greedy action; the coin is tossed per env (SB3's DQN tosses one for
+    the whole batch). The masks follow the observations: after a step, ``infos[i]`` describes ``new_obs[i]`` unless
+    env ``i`` finished, in which case the vec env has already reset it and the new episode's mask is in
+    ``reset_infos[i]``. Draws come from a generator seeded with the model's seed, so seeded runs repeat.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.guide_rng = np.random.default_rng(self.seed)
+        self._masks: np.ndarray | None = None
+
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "_masks"]
+
+    def _setup_learn(self, *args, **kwargs):
+        before = self._last_obs
+        result = super()._setup_learn(*args, **kwargs)
+        if self._last_obs is not before or self._masks is None:  # the env was reset
+            self._masks = np.stack([_mask_of(info) for info in _base_venv(self.env).reset_infos])
+        return result
+
+    def _store_transition(self, replay_buffer, buffer_action, new_obs, reward, dones, infos) -> None:
+        super()._store_transition(replay_buffer, buffer_action, new_obs, reward, dones, infos)
+        reset_infos = _base_venv(self.env).reset_infos
+        self._masks = np.stack([_mask_of(reset_infos[i] if done else info) for i, (done, info) in enumerate(zip(dones, infos, strict=True))])
+
+    def _sample_action(
+        self, learning_starts: int, action_noise=None, n_envs: int = 1
+    ) -> tuple[np.ndarray, np.ndarray]:
+        epsilon = 1.0 if self.num_timesteps < learning_starts else self.exploration_rate
+        explore = self.guide_rng.random(n_envs) < epsilon
+        if explore.all():
+            actions = np.zeros(n_envs, dtype=np.int64)
+        else:
+            actions = np.asarray(self.policy.predict(self._last_obs, deterministic=True)[0], dtype=np.int64)
+        for i in np.flatnonzero(explore):
+            actions[i] = guided_action(self._masks[i], self.guide_rng)
+        return actions, actions
+
+
+def action_logits(policy, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Per-action scores: the categorical logits of an actor-critic policy, the Q-values of a DQN policy."""
+    if isinstance(policy, ActorCriticPolicy):
+        return policy.get_distribution(obs).distribution.logits
+    if isinstance(policy, DQNPolicy):
+        return policy.q_net(obs)
+    raise TypeError(f"behaviour cloning supports actor-critic and DQN policies, got {type(policy).__name__}")
+
+
+def _collect(
+    model: BaseAlgorithm, envs: list[gym.Env], steps: int, learner_drives: bool, seed: int
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """``steps`` observations with the oracle's action for each, the oracle or the learner choosing the moves."""
+    oracle = GreedyOracle()
+    obs = [env.reset(seed=seed + i)[0] for i, env in enumerate(envs)]
+    observations, labels = [], []
+    while len(labels) < steps:
+        expert = [oracle.discrete_action(env) for env in envs]
+        observations += obs
+        labels += expert
+        actions = expert
+        if learner_drives:
+            batch = {key: np.stack([o[key] for o in obs]) for key in obs[0]}
+            actions = model.policy.predict(batch, deterministic=True)[0]
+        for i, env in enumerate(envs):
+            obs[i], _, terminated, truncated, _ = env.step(actions[i])
+            if terminated or truncated:
+                obs[i] = env.reset()[0]
+    observations, labels = observations[:steps], labels[:steps]
+    return {key: np.stack([o[key] for o in observations]) for key in observations[0]}, np.array(labels)
+
+
+def _agreement(policy, data: dict[str, np.ndarray], labels: np.ndarray, batch_size: int) -> float:
+    hits = 0
+    with torch.no_grad():
+        for start in range(0, len(labels), batch_size):
+            batch = {key: value[start : start + batch_size] for key, value in data.items()}
+            logits = action_logits(policy, policy.obs_to_tensor(batch)[0])
+            hits += int((logits.argmax(dim=1).cpu().numpy() == labels[start : start + batch_size]).sum())
+    return hits / len(labels)
+
+
+def behaviour_cloning(
+    model: BaseAlgorithm,
+    make_env: Callable[[], gym.Env],
+    steps: int,
+    *,
+    rounds: int = 2,
+    epochs: int = 4,
+    batch_size: int = 256,
+    learning_rate: float = 1e-3,
+    n_envs: int = 8,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Train ``model``'s policy to pick the greedy oracle's action, before any RL.
+
+    ``steps`` labelled states are collected over ``rounds`` rounds: in the first the oracle drives, in the others
+    the current learner does (DAgger) and the data are aggregated; after each round the network is fitted for
+    ``epochs`` passes with cross-entropy on :func:`action_logits` (a fresh Adam: the model's own optimizer state is
+    left for RL). A DQN's target network is synchronised afterwards. Returns the agreement with the oracle on the
+    last round's states before and after fitting, and the oracle's most frequent action share (the floor).
+    """
+    if not isinstance(model.action_space, gym.spaces.Discrete):
+        raise TypeError(f"behaviour cloning needs a Discrete action space, got {model.action_space}")
+    if steps < rounds or rounds < 1:
+        raise ValueError(f"behaviour cloning needs rounds >= 1 and steps >= rounds, got {steps} and {rounds}")
+    policy = model.policy
+    rng = np.random.default_rng(seed)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=learning_rate)
+    envs = [make_env() for _ in range(n_envs)]
+    data: dict[str, np.ndarray] = {}
+    labels = np.zeros(0, dtype=np.int64)
+    for r in range(rounds):
+        new_data, new_labels = _collect(model, envs, steps // rounds, learner_drives=r > 0, seed=seed + r * n_envs)
+        policy.set_training_mode(False)
+        before = _agreement(policy, new_data, new_labels, batch_size)
+        data = {k: np.concatenate([data[k], v]) if data else v for k, v in new_data.items()}
+        labels = np.concatenate([labels, new_labels])
+        policy.set_training_mode(True)
+        for _ in range(epochs):
+            order = rng.permutation(len(labels))
+            for start in range(0, len(order), batch_size):
+                idx = order[start : start + batch_size]
+                obs = policy.obs_to_tensor({k: v[idx] for k, v in data.items()})[0]
+                target = torch.as_tensor(labels[idx], device=policy.device)
+                loss = F.cross_entropy(action_logits(policy, obs), target)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+        policy.set_training_mode(False)
+    if isinstance(policy, DQNPolicy):
+        policy.q_net_target.load_state_dict(policy.q_net.state_dict())
+    for env in envs:
+        env.close()
+    return {
+        "agreement_before": before,
+        "agreement_after": _agreement(policy, new_data, new_labels, batch_size),
+        "majority": float(np.bincount(labels).max() / len(labels)),
+        "loss": loss.item(),
+    }
+
+
+class BehaviourCloning(BaseCallback):
+    """Run :func:`behaviour_cloning` when training starts from scratch (a resumed model is already warm).
+
+    The demonstrations come from fresh copies of the training env (its ``spec``, with the same kwargs), made in
+    this process because the oracle reads the env's ground truth. Usable from an RL Zoo YAML::
+
+        callback:
+          - facebox.agents.exploration.BehaviourCloning: {steps: 20000}
+    """
+
+    def __init__(
+        self,
+        steps: int,
+        rounds: int = 2,
+        epochs: int = 4,
+        batch_size: int = 256,
+        learning_rate: float = 1e-3,
+        verbose: int = 1,
+    ) -> None:
+        super().__init__(verbose)
+        self.options = {
+            "steps": steps,
+            "rounds": rounds,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "learning_rate": learning_rate,
+        }
+        self.stats: dict[str, float] = {}
+
+    def _on_training_start(self) -> None:
+        if self.model.num_timesteps > 0:
+            return
+        # The spec as registered plus the make() kwargs, without the wrappers SB3 added (Monitor, ...).
+        spec = dataclasses.replace(self.training_env.get_attr("spec", indices=[0])[0], additional_wrappers=())
+        seed = 0 if self.model.seed is None else self.model.seed
+        self.stats = behaviour_cloning(self.model, lambda: gym.make(spec), seed=seed, **self.options)
+        for key, value in self.stats.items():
+            self.logger.record(f"bc/{key}", value)
+        if self.verbose:
+            print("behaviour cloning: " + "  ".join(f"{k} {v:.3f}" for k, v in self.stats.items()))
+
+    def _on_step(self) -> bool:
+        return True

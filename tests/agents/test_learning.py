@@ -1,0 +1,36 @@
+"""Learning checks (minutes each; ``make test-slow``): the default agent from hyperparams/*.yml really learns."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+pytest.importorskip("stable_baselines3")
+
+from facebox.agents.evaluate import make_eval_env, model_policy, random_policy, run_episodes, summarize  # noqa: E402
+from facebox.agents.train import held_out, train  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def default_agent(tmp_path_factory):
+    """The default agent as ``make demo`` trains it (seed 0), evaluated on images of a seed it never saw."""
+    model, run_dir = train(runs_dir=tmp_path_factory.mktemp("runs"), seed=0, progress_bar=False, verbose=0)
+    config = yaml.safe_load((run_dir / "config.yml").read_text())
+    env = make_eval_env(config, data=held_out(config["eval"]["data"], offset=1))
+    agent = summarize(run_episodes(env, model_policy(model), 200)[0])
+    rand = summarize(run_episodes(env, random_policy(0), 200)[0])
+    return agent, rand
+
+
+def test_default_agent_beats_random_by_a_wide_margin(default_agent):
+    agent, rand = default_agent
+    assert agent["success@0.5"] >= rand["success@0.5"] + 0.3
+    assert agent["mean_iou"] >= rand["mean_iou"] + 0.2
+
+
+def test_default_agent_meets_the_target(default_agent):
+    agent, _ = default_agent
+    assert agent["success@0.5"] >= 0.9
+    assert agent["median_steps"] <= 15

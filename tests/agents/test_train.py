@@ -1,0 +1,301 @@
+"""Training, evaluation and exploration machinery on tiny budgets (seconds each); learning itself is in
+test_learning.py (slow)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+import yaml
+
+pytest.importorskip("stable_baselines3")
+
+import facebox  # noqa: F401, E402  (registers the environments)
+from facebox.agents import evaluate  # noqa: E402
+from facebox.agents.callbacks import atomic_write  # noqa: E402
+from facebox.agents.exploration import GuidedDQN, behaviour_cloning, guided_action  # noqa: E402
+from facebox.agents.train import (  # noqa: E402
+    HYPERPARAMS_DIR,
+    PPOEncoderPolicy,
+    held_out,
+    load_hyperparams,
+    make_venv,
+    parse_overrides,
+    train,
+)
+
+ENV_ID = "facebox/FaceLocalization-v0"
+TINY_ENCODER = {"encoder": "cnn", "encoder_kwargs": {"channels": [4, 8, 8], "fc": 16}, "net_arch": []}
+TINY_ENV = {"config": {"observation": {"size": 32}}}
+TINY = {
+    "ppo": {"n_timesteps": 128, "n_envs": 1, "n_steps": 64, "batch_size": 32, "n_epochs": 1},
+    "dqn": {"n_timesteps": 200, "n_envs": 1, "learning_starts": 50, "buffer_size": 500, "train_freq": 4},
+}
+
+
+def _tiny_train(tmp_path: Path, algo: str = "ppo", seed: int = 0, **kwargs):
+    hyperparams = {**TINY[algo], "policy_kwargs": TINY_ENCODER, **kwargs.pop("hyperparams", {})}
+    options = {"eval_freq": 10**6, "eval_episodes": 2, "checkpoint_freq": 10**6, "progress_bar": False, "verbose": 0}
+    return train(
+        algo,
+        ENV_ID,
+        seed=seed,
+        hyperparams=hyperparams,
+        runs_dir=tmp_path,
+        **{"env_kwargs": TINY_ENV, **options, **kwargs},
+    )
+
+
+def _observations(n: int = 6) -> dict[str, np.ndarray]:
+    env = gym.make(ENV_ID, config=TINY_ENV["config"])
+    obs = [env.reset(seed=i)[0] for i in range(n)]
+    return {key: np.stack([o[key] for o in obs]) for key in obs[0]}
+
+
+# -- hyperparameters ---------------------------------------------------------------------------------------------
+
+
+def _write_conf(tmp_path: Path) -> Path:
+    path = tmp_path / "ppo.yml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "default": {"n_timesteps": 1000, "policy": "MultiInputPolicy", "learning_rate": 1.0e-3},
+                "facebox/FaceLocalizationContinuous-v0": {"n_timesteps": 50, "policy": "MultiInputPolicy"},
+            }
+        )
+    )
+    return path
+
+
+def test_hyperparams_default_entry_env_entry_and_overrides(tmp_path):
+    conf = _write_conf(tmp_path)
+    assert load_hyperparams("ppo", ENV_ID, path=conf)["n_timesteps"] == 1000
+    own = load_hyperparams("ppo", "facebox/FaceLocalizationContinuous-v0", path=conf)
+    assert own["n_timesteps"] == 50
+    assert "learning_rate" not in own  # an env entry replaces the default, as in the RL Zoo
+    overrides = parse_overrides(["learning_rate=1.0e-4", "policy_kwargs.net_arch=[8, 8]"], "--hyperparams")
+    merged = load_hyperparams("ppo", ENV_ID, overrides, path=conf)
+    assert merged["learning_rate"] == pytest.approx(1e-4)
+    assert merged["policy_kwargs"] == {"net_arch": [8, 8]}
+
+
+def test_unknown_hyperparameter_names_the_valid_keys(tmp_path):
+    conf = _write_conf(tmp_path)
+    with pytest.raises(KeyError, match=r"learning_rat.*valid keys.*learning_rate"):
+        load_hyperparams("ppo", ENV_ID, {"learning_rat": 1.0}, path=conf)
+    bad = tmp_path / "bad.yml"
+    bad.write_text("default: {n_timesteps: 10, policy: MultiInputPolicy, buffer_size: 10}\n")
+    with pytest.raises(KeyError, match=r"bad.yml.*'buffer_size'"):
+        load_hyperparams("ppo", ENV_ID, path=bad)
+    with pytest.raises(ValueError, match="key=value"):
+        parse_overrides(["learning_rate"], "--hyperparams")
+
+
+@pytest.mark.parametrize("algo", ["dqn", "ppo"])
+def test_shipped_yaml_files_load(algo):
+    hp = load_hyperparams(algo, ENV_ID)
+    assert hp["policy"] == f"facebox.agents.train.{algo.upper()}EncoderPolicy"
+    assert (HYPERPARAMS_DIR / f"{algo}.yml").is_file()
+
+
+def test_held_out_moves_the_synthetic_seed_and_refuses_real_data():
+    assert held_out("synthetic", 1) == "synthetic?seed=1"
+    assert held_out("synthetic?seed=4&size=96", 2) == "synthetic?seed=6&size=96"
+    with pytest.raises(ValueError, match="--eval-data"):
+        held_out("csv:/nowhere.csv", 1)
+
+
+# -- training ------------------------------------------------------------------------------------------------
+
+
+def test_tiny_train_save_load_predicts_identically(tmp_path):
+    model, run_dir = _tiny_train(tmp_path)
+    assert run_dir.name.startswith("facebox-FaceLocalization-v0__ppo__cnn__s0__")
+    config = yaml.safe_load((run_dir / "config.yml").read_text())
+    assert config["hyperparams"]["env_kwargs"]["config"]["observation"]["size"] == 32
+    assert "train" in (run_dir / "command.txt").read_text() or (run_dir / "command.txt").stat().st_size
+    assert list(run_dir.glob("events.out.tfevents.*"))
+    loaded, _ = evaluate.load_run(run_dir / "final_model.zip")
+    obs = _observations()
+    np.testing.assert_array_equal(
+        model.predict(obs, deterministic=True)[0], loaded.predict(obs, deterministic=True)[0]
+    )
+    assert isinstance(loaded.policy, PPOEncoderPolicy)
+
+
+@pytest.mark.parametrize("algo", ["ppo", "dqn"])
+def test_seeded_training_is_reproducible(tmp_path, algo):
+    a, _ = _tiny_train(tmp_path / "a", algo, seed=3)
+    b, _ = _tiny_train(tmp_path / "b", algo, seed=3)
+    c, _ = _tiny_train(tmp_path / "c", algo, seed=4)
+    pa, pb, pc = (m.policy.state_dict() for m in (a, b, c))
+    assert all(torch.equal(pa[k], pb[k]) for k in pa)
+    assert not all(torch.equal(pa[k], pc[k]) for k in pa)
+
+
+def test_checkpoints_and_resume_continue_the_step_count(tmp_path):
+    _, run_dir = _tiny_train(tmp_path, "dqn", checkpoint_freq=100)
+    checkpoints = run_dir / "checkpoints"
+    assert sorted(p.name for p in checkpoints.glob("model_*.zip")) == ["model_100_steps.zip", "model_200_steps.zip"]
+    assert [p.name for p in checkpoints.glob("replay_buffer_*.pkl")] == ["replay_buffer_200_steps.pkl"]
+    assert not list(checkpoints.glob(".*.tmp"))
+    model, resumed_dir = train(
+        resume=checkpoints / "model_100_steps.zip",
+        hyperparams={"n_timesteps": 300},
+        progress_bar=False,
+        verbose=0,
+    )
+    assert resumed_dir == run_dir
+    assert model.num_timesteps == 300
+    assert model.replay_buffer.size() > 0  # the saved buffer came back: 100 steps before, 200 after resuming
+
+
+def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
+    path = atomic_write(tmp_path / "model.zip", lambda f: f.write(b"old"))
+
+    def broken(f):
+        f.write(b"half")
+        raise RuntimeError("killed mid-save")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(path, broken)
+    assert path.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.zip"]
+
+
+def test_bad_env_config_fails_before_training(tmp_path):
+    with pytest.raises(KeyError, match="unknown key.*glimpse_size"):
+        _tiny_train(tmp_path, env_kwargs={"config": {"glimpse_size": 32}})
+
+
+# -- evaluation ----------------------------------------------------------------------------------------------
+
+
+def test_evaluate_prints_metrics_and_writes_a_gif(tmp_path, capsys):
+    _, run_dir = _tiny_train(tmp_path)
+    out = tmp_path / "eval"
+    summary = evaluate.main(
+        ["--model", str(run_dir / "final_model.zip"), "--episodes", "3", "--record", "1", "--out", str(out)]
+    )
+    printed = capsys.readouterr().out
+    for key in ("success@0.5", "success@0.7", "mean_iou", "median_steps"):
+        assert key in printed
+        assert 0 <= summary[key] <= 40
+    assert summary["episodes"] == 3
+    assert (out / "episodes.gif").stat().st_size > 0
+    assert yaml.safe_load((out / "metrics.yml").read_text())["episodes"] == 3
+
+
+def test_summary_counts_only_triggers_above_threshold():
+    episodes = [
+        evaluate.Episode(5, True, 0.8),
+        evaluate.Episode(9, True, 0.6),
+        evaluate.Episode(40, False, 0.9),  # on the face but never triggered: not a success
+        evaluate.Episode(7, True, 0.2),
+    ]
+    s = evaluate.summarize(episodes)
+    assert s["success@0.5"] == 0.5
+    assert s["success@0.7"] == 0.25
+    assert s["median_steps"] == 8
+    assert s["mean_iou"] == pytest.approx(0.625)
+
+
+def test_oracle_beats_random_in_the_sweep():
+    env = gym.make(ENV_ID, config={"dataset": "synthetic?seed=1"})
+    oracle = evaluate.summarize(evaluate.run_episodes(env, evaluate.oracle_policy(), 10)[0])
+    rand = evaluate.summarize(evaluate.run_episodes(env, evaluate.random_policy(0), 10)[0])
+    assert oracle["success@0.5"] == 1.0
+    assert rand["success@0.5"] < 0.5
+
+
+# -- exploration ---------------------------------------------------------------------------------------------
+
+
+def test_guided_action_draws_only_positive_actions():
+    rng = np.random.default_rng(0)
+    mask = np.zeros(9, bool)
+    mask[[2, 5]] = True
+    draws = {guided_action(mask, rng) for _ in range(200)}
+    assert draws == {2, 5}
+    assert {guided_action(np.zeros(9, bool), rng) for _ in range(200)} == set(range(9))
+
+
+def test_guided_dqn_explores_only_among_positive_actions():
+    from facebox.agents.train import DQNEncoderPolicy
+
+    venv = make_venv(ENV_ID, 1, 0, TINY_ENV)
+    model = GuidedDQN(
+        DQNEncoderPolicy, venv, policy_kwargs=TINY_ENCODER, buffer_size=100, seed=0, device="cpu"
+    )
+    model._last_obs = venv.reset()
+    masks = np.zeros((3, 9), bool)
+    masks[0, 1] = masks[1, [3, 7]] = masks[2, 8] = True
+    model._masks = masks
+    model.exploration_rate = 1.0
+    for _ in range(50):
+        actions, buffer_actions = model._sample_action(learning_starts=0, n_envs=3)
+        assert actions[0] == 1 and actions[1] in (3, 7) and actions[2] == 8
+        np.testing.assert_array_equal(actions, buffer_actions)
+
+
+def test_guided_dqn_masks_follow_the_envs_through_resets():
+    """After every step the kept masks are those of the states the next actions act on, including the first
+    state of a new episode (which SB3 reports in reset_infos, not in infos)."""
+    from facebox.agents.train import DQNEncoderPolicy
+
+    venv = make_venv(ENV_ID, 1, 0, TINY_ENV)
+    model = GuidedDQN(
+        DQNEncoderPolicy, venv, policy_kwargs=TINY_ENCODER, buffer_size=300, learning_starts=300, seed=0, device="cpu"
+    )
+    envs = model.get_env().get_attr("unwrapped")  # DummyVecEnv: the live env objects
+    seen = {"checked": 0, "episodes": 0}
+    original = model._store_transition
+
+    def store(*args):
+        original(*args)
+        dones = args[4]
+        seen["episodes"] += int(dones.sum())
+        expected = np.stack([env.unwrapped.positive_actions() for env in envs])
+        np.testing.assert_array_equal(model._masks, expected)
+        seen["checked"] += 1
+
+    model._store_transition = store
+    model.learn(250)
+    assert seen["checked"] >= 250 and seen["episodes"] >= 2
+
+
+def test_behaviour_cloning_raises_oracle_agreement_above_chance():
+    from stable_baselines3 import PPO
+
+    venv = make_venv(ENV_ID, 1, 0, TINY_ENV)
+    model = PPO(PPOEncoderPolicy, venv, policy_kwargs=TINY_ENCODER, seed=0)
+    make_env = lambda: gym.make(ENV_ID, config=TINY_ENV["config"])  # noqa: E731
+    stats = behaviour_cloning(model, make_env, 2000, rounds=1, epochs=10, learning_rate=3e-3, seed=0)
+    chance = 1 / 9
+    assert stats["agreement_before"] < chance + 0.1
+    assert stats["agreement_after"] > chance + 0.2
+    assert stats["agreement_after"] > stats["majority"]  # more than always answering the oracle's favourite
+
+
+# -- RL Zoo --------------------------------------------------------------------------------------------------
+
+
+def test_rl_zoo_trains_with_our_yaml(tmp_path):
+    pytest.importorskip("rl_zoo3")
+    tiny_policy = "dict(encoder='cnn', encoder_kwargs=dict(channels=[4, 8, 8], fc=16), net_arch=[])"
+    cmd = [
+        sys.executable, "-m", "rl_zoo3.train", "--algo", "ppo", "--env", ENV_ID, "--gym-packages", "facebox",
+        "--conf-file", str(HYPERPARAMS_DIR / "ppo.yml"), "-n", "64", "-f", str(tmp_path), "--device", "cpu",
+        "--eval-freq", "-1", "--seed", "0",
+        "--hyperparams", "n_envs:1", "n_steps:64", "batch_size:32", "callback:[]", f"policy_kwargs:{tiny_policy}",
+    ]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    models = list(tmp_path.glob("ppo/*/*.zip"))
+    assert models, result.stdout[-2000:]
