@@ -86,11 +86,9 @@ class GuidedDQN(DQN):
     def _store_transition(self, replay_buffer, buffer_action, new_obs, reward, dones, infos) -> None:
         super()._store_transition(replay_buffer, buffer_action, new_obs, reward, dones, infos)
         reset_infos = _base_venv(self.env).reset_infos
-        self._masks = np.stack([_mask_of(reset_infos[i] if done else info) for i, (done, info) in enumerate(zip(dones, infos, strict=True))])
+        self._masks = np.stack([_mask_of(reset_infos[i] if dones[i] else infos[i]) for i in range(len(infos))])
 
-    def _sample_action(
-        self, learning_starts: int, action_noise=None, n_envs: int = 1
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _sample_action(self, learning_starts: int, action_noise=None, n_envs: int = 1) -> tuple[np.ndarray, np.ndarray]:
         epsilon = 1.0 if self.num_timesteps < learning_starts else self.exploration_rate
         explore = self.guide_rng.random(n_envs) < epsilon
         if explore.all():

@@ -48,6 +48,7 @@ from facebox.agents.callbacks import AtomicCheckpoint, PeriodicEvaluation, check
 from facebox.agents.encoders import encoder_policy_kwargs
 from facebox.agents.evaluate import (
     ALGOS,
+    find_config,
     format_table,
     make_eval_env,
     model_policy,
@@ -75,6 +76,7 @@ __all__ = [
     "make_venv",
     "train",
     "demo",
+    "demo_main",
     "main",
 ]
 
@@ -250,8 +252,52 @@ def _model_kwargs(hyperparams: Mapping) -> dict[str, Any]:
     return kwargs
 
 
+def _new_config(
+    algo: str,
+    env_id: str,
+    seed: int,
+    overrides: Mapping,
+    conf_file: str | Path | None,
+    guided: bool | None,
+    eval_data: str | None,
+    eval_freq: int,
+    eval_episodes: int,
+    checkpoint_freq: int,
+) -> dict[str, Any]:
+    """The resolved configuration of a new run: everything needed to rebuild its agent and env."""
+    hyperparams = load_hyperparams(algo, env_id, overrides, conf_file)
+    if guided and algo != "dqn":
+        raise ValueError(f"--guided is guided exploration for DQN; got --algo {algo}")
+    env_config = hyperparams.get("env_kwargs", {}).get("config", {})
+    return {
+        "algo": algo,
+        "env": env_id,
+        "seed": seed,
+        "guided": algo == "dqn" if guided is None else guided,
+        "hyperparams": hyperparams,
+        "eval": {
+            "data": eval_data or held_out(env_config.get("dataset", "synthetic"), offset=1),
+            "episodes": eval_episodes,
+            "freq": eval_freq,
+        },
+        "checkpoint_freq": checkpoint_freq,
+    }
+
+
+def _resumed_config(resume: Path, hyperparams: Mapping) -> tuple[dict[str, Any], Path]:
+    """The config of the checkpoint's run with ``hyperparams`` merged in, and the run folder."""
+    if not resume.is_file():
+        raise FileNotFoundError(f"--resume {resume}: no such checkpoint")
+    config_path = find_config(resume)
+    with open(config_path) as f:
+        config = yaml.safe_load(f)
+    _check_keys(hyperparams, config["algo"], "--hyperparams")
+    config["hyperparams"] = _deep_update(config["hyperparams"], hyperparams)
+    return config, config_path.parent
+
+
 def train(
-    algo: str = "ppo",
+    algo: str = "dqn",
     env_id: str = DEFAULT_ENV,
     *,
     encoder: str | None = None,
@@ -259,7 +305,7 @@ def train(
     hyperparams: Mapping | None = None,
     env_kwargs: Mapping | None = None,
     conf_file: str | Path | None = None,
-    guided: bool = False,
+    guided: bool | None = None,
     bc_steps: int | None = None,
     eval_data: str | None = None,
     eval_freq: int = 25_000,
@@ -274,87 +320,71 @@ def train(
     """Train and return the model and its run folder (see the module docstring for the layout).
 
     ``hyperparams`` / ``env_kwargs`` are overrides merged into the YAML entry; ``encoder`` sets
-    ``policy_kwargs.encoder``; ``bc_steps`` sets (0: removes) the behaviour-cloning callback. ``resume`` continues
-    a checkpoint in its own run folder with that run's config (plus any overrides, e.g. a larger
-    ``n_timesteps``): the step count continues and a DQN gets its saved replay buffer back.
+    ``policy_kwargs.encoder``; ``bc_steps`` sets (0: removes) the behaviour-cloning callback; ``guided`` (default:
+    on for DQN) trains a :class:`GuidedDQN`. ``resume`` continues a checkpoint in its own run folder with that
+    run's config, where only ``hyperparams`` may change (e.g. a larger ``n_timesteps``): the step count continues
+    and a DQN gets its saved replay buffer back.
     """
     torch.set_num_threads(1)
     if resume is not None:
         resume = Path(resume)
-        run_dir = resume.parent.parent
-        with open(run_dir / "config.yml") as f:
-            config = yaml.safe_load(f)
-        algo, env_id, seed, guided = config["algo"], config["env"], config["seed"], config["guided"]
-        _check_keys(hyperparams or {}, algo, "--hyperparams")
-        config["hyperparams"] = _deep_update(config["hyperparams"], hyperparams or {})
+        if encoder or env_kwargs or conf_file or guided is not None or bc_steps is not None:
+            raise ValueError("--resume continues the run's own config; only --hyperparams may override it")
+        config, run_dir = _resumed_config(resume, hyperparams or {})
     else:
         overrides = _deep_update(dict(hyperparams or {}), {"env_kwargs": env_kwargs} if env_kwargs else {})
         if encoder is not None:
             overrides = _deep_update(overrides, {"policy_kwargs": {"encoder": encoder}})
         if bc_steps is not None:
             overrides["callback"] = [{_BC_CALLBACK: {"steps": bc_steps}}] if bc_steps > 0 else []
-        resolved = load_hyperparams(algo, env_id, overrides, conf_file)
-        if guided and algo != "dqn":
-            raise ValueError(f"--guided is guided exploration for DQN; got --algo {algo}")
-        env_config = resolved.get("env_kwargs", {}).get("config", {})
-        config = {
-            "algo": algo,
-            "env": env_id,
-            "seed": seed,
-            "guided": guided,
-            "hyperparams": resolved,
-            "eval": {
-                "data": eval_data or held_out(env_config.get("dataset", "synthetic"), offset=1),
-                "episodes": eval_episodes,
-                "freq": eval_freq,
-            },
-            "checkpoint_freq": checkpoint_freq,
-        }
-        name = _run_name(env_id, algo, resolved.get("policy_kwargs", {}).get("encoder", "default"), seed)
-        run_dir = Path(runs_dir) / name
+        config = _new_config(
+            algo, env_id, seed, overrides, conf_file, guided, eval_data, eval_freq, eval_episodes, checkpoint_freq
+        )
+        encoder_name = config["hyperparams"].get("policy_kwargs", {}).get("encoder", "default")
+        run_dir = Path(runs_dir) / _run_name(env_id, algo, encoder_name, seed)
     hp = config["hyperparams"]
     eval_env = make_eval_env(config)  # built first: a bad env config fails here, not inside a subprocess
-    venv = make_venv(env_id, int(hp.get("n_envs", 1)), seed, hp.get("env_kwargs"))
-    algo_cls = GuidedDQN if config["guided"] else ALGOS[algo]
-    if resume is not None:
-        model = algo_cls.load(resume, env=venv, device="cpu")
-        buffer = checkpoint_paths(resume.parent, model.num_timesteps)[1]
-        if isinstance(model, OffPolicyAlgorithm) and buffer.is_file():
-            model.load_replay_buffer(buffer)
-    else:
-        run_dir.mkdir(parents=True, exist_ok=False)
-        (run_dir / "config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
-        policy = _resolve(hp["policy"], POLICIES, "policy", "hyperparams['policy']")
-        model = algo_cls(
-            policy,
-            venv,
-            policy_kwargs=copy.deepcopy(hp.get("policy_kwargs")),
-            seed=seed,
-            verbose=0,
-            device="cpu",
-            **_model_kwargs(hp),
-        )
-    command = command or shlex.join([sys.executable, *sys.argv])
+    run_dir.mkdir(parents=True, exist_ok=resume is not None)
+    (run_dir / "config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     with open(run_dir / "command.txt", "a") as f:
-        f.write(command + "\n")
-    model.set_logger(configure(str(run_dir), ["tensorboard"]))
-    evaluation = PeriodicEvaluation(eval_env, config["eval"]["freq"], config["eval"]["episodes"], verbose=verbose)
-    callbacks = [
-        *_callbacks(hp.get("callback") or []),
-        AtomicCheckpoint(run_dir / "checkpoints", config["checkpoint_freq"], verbose=verbose),
-        evaluation,
-    ]
-    remaining = int(hp["n_timesteps"]) - model.num_timesteps
-    if remaining > 0:
-        model.learn(remaining, callback=callbacks, reset_num_timesteps=resume is None, progress_bar=progress_bar)
-    save_model(model, run_dir / "final_model.zip")
-    venv.close()
+        f.write((command or shlex.join([sys.executable, *sys.argv])) + "\n")
+    algo_cls = GuidedDQN if config["guided"] else ALGOS[config["algo"]]
+    venv = make_venv(config["env"], int(hp.get("n_envs", 1)), config["seed"], hp.get("env_kwargs"))
+    try:
+        if resume is not None:
+            model = algo_cls.load(resume, env=venv, device="cpu")
+            buffer = checkpoint_paths(resume.parent, model.num_timesteps)[1]
+            if isinstance(model, OffPolicyAlgorithm) and buffer.is_file():
+                model.load_replay_buffer(buffer)
+        else:
+            model = algo_cls(
+                _resolve(hp["policy"], POLICIES, "policy", "hyperparams['policy']"),
+                venv,
+                policy_kwargs=copy.deepcopy(hp.get("policy_kwargs")),
+                seed=config["seed"],
+                verbose=0,
+                device="cpu",
+                **_model_kwargs(hp),
+            )
+        model.set_logger(configure(str(run_dir), ["tensorboard"]))
+        callbacks = [
+            *_callbacks(hp.get("callback") or []),
+            AtomicCheckpoint(run_dir / "checkpoints", config["checkpoint_freq"], verbose=verbose),
+            PeriodicEvaluation(eval_env, config["eval"]["freq"], config["eval"]["episodes"], verbose=verbose),
+        ]
+        remaining = int(hp["n_timesteps"]) - model.num_timesteps
+        if remaining > 0:
+            model.learn(remaining, callback=callbacks, reset_num_timesteps=resume is None, progress_bar=progress_bar)
+        save_model(model, run_dir / "final_model.zip")
+    finally:
+        venv.close()
+        eval_env.close()
     if verbose:
         print(f"run: {run_dir}")
     return model, run_dir
 
 
-def demo(runs_dir: str | Path = "runs", episodes: int = 200, algo: str = "ppo") -> dict[str, dict[str, float]]:
+def demo(runs_dir: str | Path = "runs", episodes: int = 200, algo: str = "dqn") -> dict[str, dict[str, float]]:
     """Train the default agent, then compare it with the greedy oracle and the random policy on held-out images.
 
     The comparison uses a second held-out seed (not the one evaluated during training), prints the table and
@@ -368,13 +398,19 @@ def demo(runs_dir: str | Path = "runs", episodes: int = 200, algo: str = "ppo") 
     test_data = held_out(config["eval"]["data"], offset=1)
     env = make_eval_env(config, data=test_data, render=True)
     rows = {}
-    for name, policy in (("agent", model_policy(model)), ("greedy oracle", oracle_policy()), ("random", random_policy())):
+    for name, policy in (
+        ("agent", model_policy(model)),
+        ("greedy oracle", oracle_policy()),
+        ("random", random_policy()),
+    ):
         results, frames = run_episodes(env, policy, episodes, record=4 if name == "agent" else 0)
         rows[name] = summarize(results)
         if frames:
             animation = write_animation(frames, run_dir / "eval" / "episodes.gif")
-    print(f"\n{config['env']}, {config['algo']} trained {config['hyperparams']['n_timesteps']} steps in "
-          f"{minutes:.1f} min; {episodes} episodes on held-out images ({test_data})")
+    print(
+        f"\n{config['env']}, {config['algo']} trained {config['hyperparams']['n_timesteps']} steps in "
+        f"{minutes:.1f} min; {episodes} episodes on held-out images ({test_data})"
+    )
     print(format_table(rows))
     print(f"TensorBoard: tensorboard --logdir {run_dir}")
     print(f"animation:   {animation}")
@@ -383,14 +419,18 @@ def demo(runs_dir: str | Path = "runs", episodes: int = 200, algo: str = "ppo") 
 
 def main(argv: Sequence[str] | None = None) -> tuple[BaseAlgorithm, Path]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--algo", choices=sorted(ALGOS), default="ppo")
+    parser.add_argument("--algo", choices=sorted(ALGOS), default="dqn")
     parser.add_argument("--env", default=DEFAULT_ENV, help="registered env id")
     parser.add_argument("--encoder", help="sets policy_kwargs.encoder (cnn, dwsep, vit)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--hyperparams", nargs="+", default=[], metavar="KEY=VALUE", help="override YAML entries")
     parser.add_argument("--env-kwargs", nargs="+", default=[], metavar="KEY=VALUE", help="e.g. config.tau=0.5")
     parser.add_argument("--conf-file", "-conf", type=Path, help="hyperparameter YAML (default hyperparams/ALGO.yml)")
-    parser.add_argument("--guided", action="store_true", help="DQN: explore among the actions with positive reward")
+    parser.add_argument(
+        "--guided",
+        action=argparse.BooleanOptionalAction,
+        help="DQN: explore among the actions with positive reward (default: on for DQN)",
+    )
     parser.add_argument("--bc-steps", type=int, help="behaviour-cloning warm start on this many oracle states (0: off)")
     parser.add_argument("--eval-data", help="held-out data spec (default: the training synthetic set, next seed)")
     parser.add_argument("--eval-freq", type=int, default=25_000, help="evaluate every N env steps")
@@ -418,6 +458,15 @@ def main(argv: Sequence[str] | None = None) -> tuple[BaseAlgorithm, Path]:
         resume=args.resume,
         progress_bar=not args.no_progress_bar,
     )
+
+
+def demo_main(argv: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
+    parser = argparse.ArgumentParser(description=demo.__doc__.split("\n")[0])
+    parser.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    parser.add_argument("--episodes", type=int, default=200)
+    parser.add_argument("--algo", choices=sorted(ALGOS), default="dqn")
+    args = parser.parse_args(argv)
+    return demo(args.runs_dir, args.episodes, args.algo)
 
 
 if __name__ == "__main__":
