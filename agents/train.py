@@ -1,8 +1,11 @@
 """Train a DQN or PPO agent on a facebox environment, RL-Zoo style.
 
-    python -m facebox.agents.train --algo ppo --env facebox/FaceLocalization-v0 [--encoder cnn] [--seed 0]
+    python -m facebox.agents.train --algo dqn --env facebox/FaceLocalization-v0 [--encoder cnn] [--seed 0]
         [--hyperparams n_timesteps=100000 learning_rate=1.0e-4] [--env-kwargs config.observation.size=64]
-        [--guided] [--bc-steps 20000] [--resume runs/RUN/checkpoints/model_50000_steps.zip]
+        [--guided | --no-guided] [--bc-steps 20000] [--resume runs/RUN/checkpoints/model_50000_steps.zip]
+
+The defaults (``--algo dqn`` with guided exploration and the YAML's behaviour-cloning warm start) are the
+default agent that ``demo()`` trains and compares with the greedy oracle and the random policy.
 
 Configuration is layered, never evaluated: ``hyperparams/<algo>.yml`` (the entry for the env id, else
 ``default:``; like the RL Zoo, an env entry *replaces* the default rather than merging with it, so one YAML
@@ -16,8 +19,8 @@ configuration, enough to rebuild the agent's env), ``command.txt``, TensorBoard 
 
 RL Zoo: the YAML files use only keys the Zoo understands. Encoders are chosen through the policy classes below
 (the Zoo imports a dotted ``policy`` name; ``policy_kwargs`` may be a mapping, which the Zoo passes through
-untouched), and the behaviour-cloning warm start is a callback. Guided exploration (``--guided``) changes the
-algorithm class and therefore exists only here.
+untouched), and the behaviour-cloning warm start is a callback. Guided exploration changes the algorithm class
+and therefore exists only here (the Zoo trains plain DQN from the same YAML).
 """
 
 from __future__ import annotations
