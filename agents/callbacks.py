@@ -9,6 +9,7 @@ killed mid-save leaves a truncated zip that ``--resume`` would choke on; :class:
 from __future__ import annotations
 
 import os
+from abc import abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -53,7 +54,27 @@ def checkpoint_paths(directory: str | Path, num_timesteps: int) -> tuple[Path, P
     return directory / f"model_{num_timesteps}_steps.zip", directory / f"replay_buffer_{num_timesteps}_steps.pkl"
 
 
-class AtomicCheckpoint(BaseCallback):
+class _Periodic(BaseCallback):
+    """Calls ``run()`` every ``every`` environment steps, counted from where training (or a resume) starts."""
+
+    every: int
+    _last = 0
+
+    @abstractmethod
+    def run(self) -> object:
+        """The periodic action (save a checkpoint, evaluate)."""
+
+    def _on_training_start(self) -> None:
+        self._last = self.num_timesteps
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps - self._last >= self.every:
+            self._last = self.num_timesteps
+            self.run()
+        return True
+
+
+class AtomicCheckpoint(_Periodic):
     """Save the model every ``every`` environment steps (counted over all envs) to ``directory``.
 
     Off-policy models also save their replay buffer, so a resumed DQN does not restart from an empty one; only
@@ -67,15 +88,6 @@ class AtomicCheckpoint(BaseCallback):
         self.directory, self.every, self.save_replay_buffer = Path(directory), every, save_replay_buffer
         self._last = 0
 
-    def _on_training_start(self) -> None:
-        self._last = self.num_timesteps
-
-    def _on_step(self) -> bool:
-        if self.num_timesteps - self._last >= self.every:
-            self._last = self.num_timesteps
-            self.save()
-        return True
-
     def save(self) -> Path:
         model_path, buffer_path = checkpoint_paths(self.directory, self.num_timesteps)
         save_model(self.model, model_path)
@@ -88,8 +100,10 @@ class AtomicCheckpoint(BaseCallback):
             print(f"checkpoint: {model_path}")
         return model_path
 
+    run = save
 
-class PeriodicEvaluation(BaseCallback):
+
+class PeriodicEvaluation(_Periodic):
     """Every ``every`` steps, run ``episodes`` deterministic episodes on ``env`` (held-out images) and log
     ``eval/success@0.5``, ``eval/success@0.7``, ``eval/mean_iou`` and ``eval/steps`` (median) to TensorBoard.
 
@@ -104,15 +118,6 @@ class PeriodicEvaluation(BaseCallback):
         self.history: list[tuple[int, dict[str, float]]] = []
         self._last = 0
 
-    def _on_training_start(self) -> None:
-        self._last = self.num_timesteps
-
-    def _on_step(self) -> bool:
-        if self.num_timesteps - self._last >= self.every:
-            self._last = self.num_timesteps
-            self.evaluate()
-        return True
-
     def evaluate(self) -> dict[str, float]:
         summary = summarize(run_episodes(self.env, model_policy(self.model), self.episodes)[0])
         for key in ("success@0.5", "success@0.7", "mean_iou"):
@@ -126,3 +131,5 @@ class PeriodicEvaluation(BaseCallback):
                 f"mean IoU {summary['mean_iou']:.3f}  median steps {summary['median_steps']:g}"
             )
         return summary
+
+    run = evaluate
