@@ -19,7 +19,8 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
-from facebox.agents.evaluate import model_policy, run_episodes, summarize
+from facebox.agents.evaluate import model_policy
+from facebox.benchmarks.localize import run_episodes, summarize
 
 __all__ = ["PeriodicEvaluation", "AtomicCheckpoint", "atomic_write", "save_model", "checkpoint_paths"]
 
@@ -115,11 +116,12 @@ class PeriodicEvaluation(_Periodic):
         if every < 1 or episodes < 1:
             raise ValueError(f"evaluation needs every >= 1 and episodes >= 1, got {every} and {episodes}")
         self.env, self.every, self.episodes = env, every, episodes
-        self.history: list[tuple[int, dict[str, float]]] = []
+        self.history: list[tuple[int, dict[str, object]]] = []
         self._last = 0
 
-    def evaluate(self) -> dict[str, float]:
-        summary = summarize(run_episodes(self.env, model_policy(self.model), self.episodes)[0])
+    def evaluate(self) -> dict[str, object]:
+        episodes, _, speed = run_episodes(self.env, model_policy(self.model), self.episodes)
+        summary = summarize("agent", episodes, speed)
         for key in ("success@0.5", "success@0.7", "mean_iou"):
             self.logger.record(f"eval/{key}", summary[key])
         self.logger.record("eval/steps", summary["median_steps"])

@@ -49,19 +49,10 @@ from stable_baselines3.dqn.policies import MultiInputPolicy as DQNMultiInputPoli
 
 from facebox.agents.callbacks import AtomicCheckpoint, PeriodicEvaluation, checkpoint_paths, save_model
 from facebox.agents.encoders import encoder_policy_kwargs
-from facebox.agents.evaluate import (
-    ALGOS,
-    find_config,
-    format_table,
-    make_eval_env,
-    model_policy,
-    oracle_policy,
-    random_policy,
-    run_episodes,
-    summarize,
-    write_animation,
-)
+from facebox.agents.evaluate import ALGOS, find_config, make_eval_env, model_policy
 from facebox.agents.exploration import BehaviourCloning, GuidedDQN
+from facebox.benchmarks.localize import POLICIES as REFERENCE_POLICIES
+from facebox.benchmarks.localize import run_episodes, summarize, write_animation, write_table
 from facebox.envs.data import STILL_FORMATS
 from facebox.envs.data.sources import parse_spec
 from facebox.envs.data.synthetic import SyntheticFaces
@@ -387,7 +378,7 @@ def train(
     return model, run_dir
 
 
-def demo(runs_dir: str | Path = "runs", episodes: int = 200, algo: str = "dqn") -> dict[str, dict[str, float]]:
+def demo(runs_dir: str | Path = "runs", episodes: int = 200, algo: str = "dqn") -> list[dict[str, object]]:
     """Train the default agent, then compare it with the greedy oracle and the random policy on held-out images.
 
     The comparison uses a second held-out seed (not the one evaluated during training), prints the table and
@@ -400,21 +391,21 @@ def demo(runs_dir: str | Path = "runs", episodes: int = 200, algo: str = "dqn") 
         config = yaml.safe_load(f)
     test_data = held_out(config["eval"]["data"], offset=1)
     env = make_eval_env(config, data=test_data, render=True)
-    rows = {}
+    rows = []
     for name, policy in (
         ("agent", model_policy(model)),
-        ("greedy oracle", oracle_policy()),
-        ("random", random_policy()),
+        ("greedy oracle", REFERENCE_POLICIES["oracle"](0)),
+        ("random", REFERENCE_POLICIES["random"](0)),
     ):
-        results, frames = run_episodes(env, policy, episodes, record=4 if name == "agent" else 0)
-        rows[name] = summarize(results)
+        results, frames, speed = run_episodes(env, policy, episodes, record=4 if name == "agent" else 0)
+        rows.append(summarize(name, results, speed))
         if frames:
             animation = write_animation(frames, run_dir / "eval" / "episodes.gif")
     print(
         f"\n{config['env']}, {config['algo']} trained {config['hyperparams']['n_timesteps']} steps in "
         f"{minutes:.1f} min; {episodes} episodes on held-out images ({test_data})"
     )
-    print(format_table(rows))
+    print(write_table(rows, run_dir / "eval", "demo"))
     print(f"TensorBoard: tensorboard --logdir {run_dir}")
     print(f"animation:   {animation}")
     return rows
@@ -463,7 +454,7 @@ def main(argv: Sequence[str] | None = None) -> tuple[BaseAlgorithm, Path]:
     )
 
 
-def demo_main(argv: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
+def demo_main(argv: Sequence[str] | None = None) -> list[dict[str, object]]:
     parser = argparse.ArgumentParser(description=demo.__doc__.split("\n")[0])
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"))
     parser.add_argument("--episodes", type=int, default=200)

@@ -21,7 +21,14 @@ from facebox.envs.config import Configurable
 if TYPE_CHECKING:
     from facebox.envs.core import BoxEnv
 
-__all__ = ["OBSERVATION_TYPES", "ObservationType", "GlimpseObservation", "ImageMaskObservation", "Pyramid"]
+__all__ = [
+    "OBSERVATION_TYPES",
+    "ObservationType",
+    "GlimpseObservation",
+    "ImageMaskObservation",
+    "Pyramid",
+    "scene_with_box",
+]
 
 
 class Pyramid:
@@ -65,25 +72,48 @@ class ObservationType(Configurable, ABC):
         """A fresh observation dict for the env's current state."""
 
 
+def scene_with_box(env: BoxEnv, size: int) -> np.ndarray:
+    """The whole image downscaled to ``size``² RGB plus a fourth channel that is 255 inside the current box
+    (the downscaled image is cached per image: only the mask changes between steps).
+    """
+    if env.cache.get("scene_source") is not env.image or env.cache["scene_small"].shape[0] != size:
+        env.cache["scene_source"] = env.image
+        env.cache["scene_small"] = cv2.resize(env.image, (size, size), interpolation=cv2.INTER_AREA)
+    out = np.zeros((size, size, 4), np.uint8)
+    out[:, :, :3] = env.cache["scene_small"]
+    fx, fy = size / env.image.shape[1], size / env.image.shape[0]
+    x1, y1 = int(round(env.box[0] * fx)), int(round(env.box[1] * fy))
+    x2, y2 = max(int(round(env.box[2] * fx)), x1 + 1), max(int(round(env.box[3] * fy)), y1 + 1)
+    out[y1:y2, x1:x2, 3] = 255
+    return out
+
+
 class GlimpseObservation(ObservationType):
     """``glimpse``: the current box plus ``context`` (fraction of its size per side) warped to ``size``²
-    RGB, as Caicedo's warped region with 16 px of context; ``history``: the last actions.
+    RGB, as Caicedo's warped region with 16 px of context; ``history``: the last actions. With ``scene`` > 0
+    also ``scene``: the whole image at ``scene``² with the box as a fourth channel (:func:`scene_with_box`) —
+    a glimpse alone cannot tell where a face that the box has lost went, the scene can.
     """
 
-    defaults = {**ObservationType.defaults, "size": 64, "context": 0.1}
+    defaults = {**ObservationType.defaults, "size": 64, "context": 0.1, "scene": 0}
 
     def space(self, env: BoxEnv) -> spaces.Dict:
-        s = self.config["size"]
-        return spaces.Dict({"glimpse": spaces.Box(0, 255, (s, s, 3), np.uint8), "history": self._history_space(env)})
+        s, scene = self.config["size"], self.config["scene"]
+        parts = {"glimpse": spaces.Box(0, 255, (s, s, 3), np.uint8)}
+        if scene:
+            parts["scene"] = spaces.Box(0, 255, (scene, scene, 4), np.uint8)
+        return spaces.Dict({**parts, "history": self._history_space(env)})
 
     def observe(self, env: BoxEnv) -> dict[str, np.ndarray]:
-        glimpse = env.pyramid.crop(env.box, self.config["size"], self.config["context"])
-        return {"glimpse": glimpse, "history": env.history_vector()}
+        out = {"glimpse": env.pyramid.crop(env.box, self.config["size"], self.config["context"])}
+        if self.config["scene"]:
+            out["scene"] = scene_with_box(env, self.config["scene"])
+        return {**out, "history": env.history_vector()}
 
 
 class ImageMaskObservation(ObservationType):
     """``image``: the whole image downscaled to ``size``² RGB plus a fourth channel that is 255 inside the
-    current box — the global view, for agents that should see where the box is in the scene.
+    current box — the global view only, for agents that should see where the box is in the scene.
     """
 
     defaults = {**ObservationType.defaults, "size": 64}
@@ -93,17 +123,7 @@ class ImageMaskObservation(ObservationType):
         return spaces.Dict({"image": spaces.Box(0, 255, (s, s, 4), np.uint8), "history": self._history_space(env)})
 
     def observe(self, env: BoxEnv) -> dict[str, np.ndarray]:
-        s = self.config["size"]
-        if env.cache.get("image_mask_source") is not env.image:
-            env.cache["image_mask_source"] = env.image
-            env.cache["image_mask_small"] = cv2.resize(env.image, (s, s), interpolation=cv2.INTER_AREA)
-        out = np.zeros((s, s, 4), np.uint8)
-        out[:, :, :3] = env.cache["image_mask_small"]
-        fx, fy = s / env.image.shape[1], s / env.image.shape[0]
-        x1, y1 = int(round(env.box[0] * fx)), int(round(env.box[1] * fy))
-        x2, y2 = max(int(round(env.box[2] * fx)), x1 + 1), max(int(round(env.box[3] * fy)), y1 + 1)
-        out[y1:y2, x1:x2, 3] = 255
-        return {"image": out, "history": env.history_vector()}
+        return {"image": scene_with_box(env, self.config["size"]), "history": env.history_vector()}
 
 
 OBSERVATION_TYPES: dict[str, type[ObservationType]] = {

@@ -7,10 +7,16 @@ import yaml
 
 pytest.importorskip("stable_baselines3")
 
-from facebox.agents.evaluate import make_eval_env, model_policy, random_policy, run_episodes, summarize  # noqa: E402
+from facebox.agents.evaluate import make_eval_env, model_policy  # noqa: E402
 from facebox.agents.train import held_out, train  # noqa: E402
+from facebox.benchmarks.localize import POLICIES, run_episodes, summarize  # noqa: E402
 
 pytestmark = pytest.mark.slow
+
+
+def _sweep(env, policy):
+    episodes, _, speed = run_episodes(env, policy, 200)
+    return episodes, speed
 
 
 @pytest.fixture(scope="module")
@@ -19,8 +25,8 @@ def default_agent(tmp_path_factory):
     model, run_dir = train(runs_dir=tmp_path_factory.mktemp("runs"), seed=0, progress_bar=False, verbose=0)
     config = yaml.safe_load((run_dir / "config.yml").read_text())
     env = make_eval_env(config, data=held_out(config["eval"]["data"], offset=1))
-    agent = summarize(run_episodes(env, model_policy(model), 200)[0])
-    rand = summarize(run_episodes(env, random_policy(0), 200)[0])
+    agent = summarize("agent", *_sweep(env, model_policy(model)))
+    rand = summarize("random", *_sweep(env, POLICIES["random"](0)))
     return agent, rand
 
 

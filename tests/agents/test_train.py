@@ -194,26 +194,35 @@ def test_evaluate_prints_metrics_and_writes_a_gif(tmp_path, capsys):
     assert yaml.safe_load((out / "metrics.yml").read_text())["episodes"] == 3
 
 
-def test_summary_counts_only_triggers_above_threshold():
-    episodes = [
-        evaluate.Episode(5, True, 0.8),
-        evaluate.Episode(9, True, 0.6),
-        evaluate.Episode(40, False, 0.9),  # on the face but never triggered: not a success
-        evaluate.Episode(7, True, 0.2),
-    ]
-    s = evaluate.summarize(episodes)
-    assert s["success@0.5"] == 0.5
-    assert s["success@0.7"] == 0.25
-    assert s["median_steps"] == 8
-    assert s["mean_iou"] == pytest.approx(0.625)
+def test_harness_puts_a_trained_model_beside_the_reference_policies(tmp_path):
+    from facebox.benchmarks import localize
 
-
-def test_oracle_beats_random_in_the_sweep():
-    env = gym.make(ENV_ID, config={"dataset": "synthetic?seed=1"})
-    oracle = evaluate.summarize(evaluate.run_episodes(env, evaluate.oracle_policy(), 10)[0])
-    rand = evaluate.summarize(evaluate.run_episodes(env, evaluate.random_policy(0), 10)[0])
-    assert oracle["success@0.5"] == 1.0
-    assert rand["success@0.5"] < 0.5
+    _, run_dir = _tiny_train(tmp_path)
+    model = run_dir / "final_model.zip"
+    rows = localize.main(
+        [
+            "--data",
+            "synthetic?seed=3",
+            "--policy",
+            f"model:{model}",
+            "--policy",
+            "oracle",
+            "--episodes",
+            "4",
+            "--gif-episodes",
+            "1",
+            "--video",
+            "mp4",
+            "--out",
+            str(tmp_path / "table"),
+        ]
+    )
+    assert [r["policy"] for r in rows] == [str(model), "oracle"]
+    assert rows[1]["success@0.5"] == 1.0
+    assert 1 <= rows[0]["median_steps"] <= 40
+    assert (tmp_path / "table" / "model.mp4").stat().st_size > 0
+    with pytest.raises(FileNotFoundError, match="nope.zip"):
+        localize.main(["--policy", f"model:{tmp_path / 'nope.zip'}", "--episodes", "1"])
 
 
 # -- exploration ---------------------------------------------------------------------------------------------

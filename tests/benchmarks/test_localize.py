@@ -46,6 +46,23 @@ def test_episode_success_needs_a_trigger():
     assert not localize.Episode(iou=0.55, triggered=True, steps=5).success(0.7)
 
 
+def test_summary_counts_only_triggers_above_threshold():
+    episodes = [
+        localize.Episode(iou=0.8, triggered=True, steps=5),
+        localize.Episode(iou=0.6, triggered=True, steps=9),
+        localize.Episode(iou=0.9, triggered=False, steps=40),  # on the face but never triggered: not a success
+        localize.Episode(iou=0.2, triggered=True, steps=7),
+    ]
+    s = localize.summarize("p", episodes, speed=1.0)
+    assert (s["success@0.5"], s["success@0.7"], s["median_steps"], s["trigger_rate"]) == (0.5, 0.25, 8, 0.75)
+    assert s["mean_iou"] == pytest.approx(0.625)
+
+
+def test_harness_rejects_an_unknown_policy():
+    with pytest.raises(SystemExit):
+        localize.main(["--policy", "greedy"])
+
+
 def test_haar_finds_a_drawn_frontal_face_box_or_none():
     detect = localize.haar_detector("haarcascade_frontalface_default.xml")
     blank = FaceImage(np.full((120, 120, 3), 128, np.uint8), [[10, 10, 50, 50]])

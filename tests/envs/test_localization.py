@@ -156,6 +156,22 @@ def test_image_mask_observation(boxes_on_noise):
     assert 0.05 < mask.mean() < 0.25 and env.observation_space.contains(obs)
 
 
+def test_glimpse_with_scene_shows_where_the_box_is(boxes_on_noise):
+    env = make_env(boxes_on_noise, observation={"size": 32, "scene": 40})
+    obs, _ = env.reset(seed=0)
+    assert sorted(obs) == ["glimpse", "history", "scene"] and env.observation_space.contains(obs)
+    assert obs["glimpse"].shape == (32, 32, 3) and obs["scene"].shape == (40, 40, 4)
+    h, w = env.image.shape[:2]
+    place(env, [0, 0, w / 2, h / 4])  # the top-left quarter-width, eighth-area box
+    obs, *_ = env.step(0)  # right by 0.2 of the box width
+    rows, cols = np.nonzero(obs["scene"][..., 3])
+    assert (rows.min(), rows.max() + 1, cols.min(), cols.max() + 1) == (0, 10, 4, 24)
+    assert np.array_equal(
+        obs["scene"][..., :3],
+        make_env(boxes_on_noise, observation={"type": "image_mask", "size": 40}).reset(seed=0)[0]["image"][..., :3],
+    )
+
+
 def test_history_is_one_hot_of_last_actions(boxes_on_noise):
     env = make_env(boxes_on_noise, observation={"history": 3})
     env.reset(seed=0)
