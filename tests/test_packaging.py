@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import warnings
+import zipfile
 from pathlib import Path
 
 import gymnasium as gym
@@ -15,8 +17,12 @@ import facebox
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _package_dirs() -> dict[str, Path]:
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+def _setuptools() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+
+
+def _package_dirs() -> tuple[dict[str, Path], list[str]]:
+    config = _setuptools()
     return {name: ROOT / folder for name, folder in config["package-dir"].items()}, config["packages"]
 
 
@@ -35,7 +41,37 @@ def test_every_subpackage_folder_is_listed():
     for name in listed:
         parent = max((p for p in mapping if name == p or name.startswith(p + ".")), key=len)
         folder = mapping[parent].joinpath(*name[len(parent) :].strip(".").split(".") if name != parent else [])
-        assert (folder / "__init__.py").is_file(), f"{name} is listed but {folder}/__init__.py does not exist"
+        data_only = name in _setuptools().get("package-data", {})
+        assert data_only or (folder / "__init__.py").is_file(), f"{name} is listed but {folder}/__init__.py is missing"
+
+
+def test_wheel_holds_every_module_and_the_hyperparameters(tmp_path):
+    """A non-editable install gets the mapped folders and the YAML files ``facebox.agents.train`` reads."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(ROOT),
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("facebox-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    mapping, _ = _package_dirs()
+    for package, folder in mapping.items():
+        prefix = package.replace(".", "/")
+        for path in folder.rglob("*"):
+            if path.suffix in (".py", ".yml") and "__pycache__" not in path.parts:
+                assert f"{prefix}/{path.relative_to(folder).as_posix()}" in names, f"{path} is not in {wheel.name}"
+    assert {"facebox/hyperparams/dqn.yml", "facebox/hyperparams/ppo.yml"} <= names
 
 
 def test_no_top_level_envs_or_agents_module_installed():
