@@ -47,13 +47,15 @@ def test_every_subpackage_folder_is_listed():
 
 def test_wheel_holds_every_module_and_the_hyperparameters(tmp_path):
     """A non-editable install gets the mapped folders and the YAML files ``facebox.agents.train`` reads."""
+    source = tmp_path / "source"  # built from a copy: setuptools writes build/ and *.egg-info/ beside the sources
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".*", "build", "runs", "results", "*.egg-info"))
     subprocess.run(
         [
             sys.executable,
             "-m",
             "pip",
             "wheel",
-            str(ROOT),
+            str(source),
             "--no-deps",
             "--no-build-isolation",
             "-q",
