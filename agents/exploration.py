@@ -29,7 +29,16 @@ from torch.nn import functional as F
 
 from facebox.envs.policies import GreedyOracle
 
-__all__ = ["GuidedDQN", "guided_action", "behaviour_cloning", "BehaviourCloning", "action_logits"]
+__all__ = [
+    "GuidedDQN",
+    "guided_action",
+    "Demonstrations",
+    "collect_demonstrations",
+    "imitation_loss",
+    "behaviour_cloning",
+    "BehaviourCloning",
+    "action_logits",
+]
 
 
 def guided_action(mask: np.ndarray, rng: np.random.Generator) -> int:
@@ -109,37 +118,90 @@ def action_logits(policy, obs: dict[str, torch.Tensor]) -> torch.Tensor:
     raise TypeError(f"behaviour cloning supports actor-critic and DQN policies, got {type(policy).__name__}")
 
 
-def _collect(
-    model: BaseAlgorithm, envs: list[gym.Env], steps: int, learner_drives: bool, seed: int
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """``steps`` observations with the oracle's action for each, the oracle or the learner choosing the moves."""
+@dataclasses.dataclass
+class Demonstrations:
+    """States with the oracle's action for each, the action the driver took there and the discounted return
+    that followed (whole episodes only, so every return is complete).
+    """
+
+    observations: dict[str, np.ndarray]
+    labels: np.ndarray
+    actions: np.ndarray
+    returns: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __add__(self, other: Demonstrations) -> Demonstrations:
+        return Demonstrations(
+            {k: np.concatenate([v, other.observations[k]]) for k, v in self.observations.items()},
+            *(np.concatenate([getattr(self, f), getattr(other, f)]) for f in ("labels", "actions", "returns")),
+        )
+
+    def batch(self, idx: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+        return {k: v[idx] for k, v in self.observations.items()}, self.labels[idx], self.actions[idx], self.returns[idx]
+
+
+def collect_demonstrations(
+    policy, envs: list[gym.Env], steps: int, learner_drives: bool, seed: int, gamma: float
+) -> Demonstrations:
+    """``steps`` states from whole episodes, the oracle or ``policy`` (DAgger) choosing the moves."""
     oracle = GreedyOracle()
     obs = [env.reset(seed=seed + i)[0] for i, env in enumerate(envs)]
-    observations, labels = [], []
-    while len(labels) < steps:
-        expert = [oracle.discrete_action(env) for env in envs]
-        observations += obs
-        labels += expert
-        actions = expert
+    running: list[list[tuple]] = [[] for _ in envs]  # (obs, label, action, reward) of each env's current episode
+    rows: list[tuple] = []
+    while len(rows) < steps:
+        labels = [oracle.discrete_action(env) for env in envs]
+        actions = labels
         if learner_drives:
-            batch = {key: np.stack([o[key] for o in obs]) for key in obs[0]}
-            actions = model.policy.predict(batch, deterministic=True)[0]
+            actions = policy.predict({k: np.stack([o[k] for o in obs]) for k in obs[0]}, deterministic=True)[0]
         for i, env in enumerate(envs):
-            obs[i], _, terminated, truncated, _ = env.step(actions[i])
+            next_obs, reward, terminated, truncated, _ = env.step(actions[i])
+            running[i].append((obs[i], labels[i], int(actions[i]), reward))
+            obs[i] = next_obs
             if terminated or truncated:
+                ret = 0.0
+                for o, label, action, r in reversed(running[i]):
+                    ret = r + gamma * ret
+                    rows.append((o, label, action, ret))
+                running[i] = []
                 obs[i] = env.reset()[0]
-    observations, labels = observations[:steps], labels[:steps]
-    return {key: np.stack([o[key] for o in observations]) for key in observations[0]}, np.array(labels)
+    rows = rows[:steps]
+    return Demonstrations(
+        {k: np.stack([row[0][k] for row in rows]) for k in rows[0][0]},
+        *(np.array([row[j] for row in rows]) for j in (1, 2, 3)),
+    )
 
 
-def _agreement(policy, data: dict[str, np.ndarray], labels: np.ndarray, batch_size: int) -> float:
+MARGIN = 0.8  # DQfD's expert margin (Hester et al. 2018), in reward units
+
+
+def imitation_loss(policy, obs: dict[str, torch.Tensor], labels, actions, returns) -> torch.Tensor:
+    """Imitate the oracle *and* calibrate the values RL will start from.
+
+    Actor-critic: cross-entropy on the oracle's action plus the critic regressed on the observed returns (a PPO
+    that starts with a random critic feeds its warm policy noise advantages and unlearns it). DQN: DQfD's
+    supervised losses — the oracle's action must beat every other by ``MARGIN`` — plus the taken action's
+    Q-value regressed on the observed return, so Q-values are in return units when TD learning takes over.
+    """
+    if isinstance(policy, ActorCriticPolicy):
+        values, log_prob, _ = policy.evaluate_actions(obs, labels)
+        return -log_prob.mean() + F.mse_loss(values.flatten(), returns)
+    q = action_logits(policy, obs)
+    margins = torch.full_like(q, MARGIN).scatter(1, labels[:, None], 0.0)
+    expert = q.gather(1, labels[:, None]).squeeze(1)
+    taken = q.gather(1, actions[:, None]).squeeze(1)
+    return ((q + margins).max(dim=1).values - expert).mean() + F.mse_loss(taken, returns)
+
+
+def _agreement(policy, data: Demonstrations, batch_size: int) -> float:
     hits = 0
     with torch.no_grad():
-        for start in range(0, len(labels), batch_size):
-            batch = {key: value[start : start + batch_size] for key, value in data.items()}
-            logits = action_logits(policy, policy.obs_to_tensor(batch)[0])
-            hits += int((logits.argmax(dim=1).cpu().numpy() == labels[start : start + batch_size]).sum())
-    return hits / len(labels)
+        for start in range(0, len(data), batch_size):
+            obs, labels, _, _ = data.batch(np.arange(start, min(start + batch_size, len(data))))
+            logits = action_logits(policy, policy.obs_to_tensor(obs)[0])
+            hits += int((logits.argmax(dim=1).cpu().numpy() == labels).sum())
+    return hits / len(data)
 
 
 def behaviour_cloning(
@@ -158,9 +220,9 @@ def behaviour_cloning(
 
     ``steps`` labelled states are collected over ``rounds`` rounds: in the first the oracle drives, in the others
     the current learner does (DAgger) and the data are aggregated; after each round the network is fitted for
-    ``epochs`` passes with cross-entropy on :func:`action_logits` (a fresh Adam: the model's own optimizer state is
-    left for RL). A DQN's target network is synchronised afterwards. Returns the agreement with the oracle on the
-    last round's states before and after fitting, and the oracle's most frequent action share (the floor).
+    ``epochs`` passes with :func:`imitation_loss` (a fresh Adam: the model's own optimizer state is left for RL).
+    A DQN's target network is synchronised afterwards. Returns the agreement with the oracle on the last round's
+    states before and after fitting, the oracle's most frequent action share (the floor) and the last loss.
     """
     if not isinstance(model.action_space, gym.spaces.Discrete):
         raise TypeError(f"behaviour cloning needs a Discrete action space, got {model.action_space}")
@@ -170,22 +232,22 @@ def behaviour_cloning(
     rng = np.random.default_rng(seed)
     optimizer = torch.optim.Adam(policy.parameters(), lr=learning_rate)
     envs = [make_env() for _ in range(n_envs)]
-    data: dict[str, np.ndarray] = {}
-    labels = np.zeros(0, dtype=np.int64)
+    data: Demonstrations | None = None
     for r in range(rounds):
-        new_data, new_labels = _collect(model, envs, steps // rounds, learner_drives=r > 0, seed=seed + r * n_envs)
+        new = collect_demonstrations(policy, envs, steps // rounds, r > 0, seed + r * n_envs, model.gamma)
         policy.set_training_mode(False)
-        before = _agreement(policy, new_data, new_labels, batch_size)
-        data = {k: np.concatenate([data[k], v]) if data else v for k, v in new_data.items()}
-        labels = np.concatenate([labels, new_labels])
+        before = _agreement(policy, new, batch_size)
+        data = new if data is None else data + new
         policy.set_training_mode(True)
         for _ in range(epochs):
-            order = rng.permutation(len(labels))
+            order = rng.permutation(len(data))
             for start in range(0, len(order), batch_size):
-                idx = order[start : start + batch_size]
-                obs = policy.obs_to_tensor({k: v[idx] for k, v in data.items()})[0]
-                target = torch.as_tensor(labels[idx], device=policy.device)
-                loss = F.cross_entropy(action_logits(policy, obs), target)
+                obs, labels, actions, returns = data.batch(order[start : start + batch_size])
+                loss = imitation_loss(
+                    policy,
+                    policy.obs_to_tensor(obs)[0],
+                    *(torch.as_tensor(x, device=policy.device) for x in (labels, actions, returns.astype(np.float32))),
+                )
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
@@ -196,8 +258,8 @@ def behaviour_cloning(
         env.close()
     return {
         "agreement_before": before,
-        "agreement_after": _agreement(policy, new_data, new_labels, batch_size),
-        "majority": float(np.bincount(labels).max() / len(labels)),
+        "agreement_after": _agreement(policy, new, batch_size),
+        "majority": float(np.bincount(data.labels).max() / len(data)),
         "loss": loss.item(),
     }
 

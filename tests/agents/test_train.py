@@ -18,7 +18,13 @@ pytest.importorskip("stable_baselines3")
 import facebox  # noqa: F401, E402  (registers the environments)
 from facebox.agents import evaluate  # noqa: E402
 from facebox.agents.callbacks import atomic_write  # noqa: E402
-from facebox.agents.exploration import GuidedDQN, behaviour_cloning, guided_action  # noqa: E402
+from facebox.agents.exploration import (  # noqa: E402
+    GuidedDQN,
+    behaviour_cloning,
+    collect_demonstrations,
+    guided_action,
+    imitation_loss,
+)
 from facebox.agents.train import (  # noqa: E402
     HYPERPARAMS_DIR,
     PPOEncoderPolicy,
@@ -290,6 +296,45 @@ def test_behaviour_cloning_raises_oracle_agreement_above_chance():
     assert stats["agreement_before"] < chance + 0.1
     assert stats["agreement_after"] > chance + 0.2
     assert stats["agreement_after"] > stats["majority"]  # more than always answering the oracle's favourite
+
+
+def test_demonstrations_carry_the_discounted_returns_of_whole_episodes():
+    env = gym.make(ENV_ID, config=TINY_ENV["config"])
+    data = collect_demonstrations(None, [env], 30, learner_drives=False, seed=0, gamma=0.9)
+    assert len(data) == 30 and np.array_equal(data.labels, data.actions)  # the oracle drove
+    # An episode's states are stored last-first: each return is its step's reward plus 0.9 x the next return.
+    ends = np.flatnonzero(data.labels == 8)  # the oracle always ends by triggering on the face: reward +3
+    assert len(ends) >= 2 and np.allclose(data.returns[ends], 3.0)
+    first = slice(ends[0], ends[1])
+    rewards = data.returns[first][1:] - 0.9 * data.returns[first][:-1]
+    assert np.allclose(rewards, np.round(rewards)) and set(np.round(rewards)) <= {-1.0, 0.0, 1.0}
+    assert 1 in np.round(rewards)  # the oracle's moves raise the IoU
+
+
+@pytest.mark.parametrize("algo", ["ppo", "dqn"])
+def test_behaviour_cloning_calibrates_the_values_rl_starts_from(algo):
+    from stable_baselines3 import DQN, PPO
+
+    from facebox.agents.train import DQNEncoderPolicy
+
+    venv = make_venv(ENV_ID, 1, 0, TINY_ENV)
+    if algo == "ppo":
+        model = PPO(PPOEncoderPolicy, venv, policy_kwargs=TINY_ENCODER, seed=0, gamma=0.9)
+    else:
+        model = DQN(DQNEncoderPolicy, venv, policy_kwargs=TINY_ENCODER, seed=0, gamma=0.9, buffer_size=100)
+    data = collect_demonstrations(None, [gym.make(ENV_ID, config=TINY_ENV["config"])], 500, False, seed=9, gamma=0.9)
+    tensors = (torch.as_tensor(x) for x in (data.labels, data.actions, data.returns.astype(np.float32)))
+    held_out_batch = (model.policy.obs_to_tensor(data.observations)[0], *tensors)
+    with torch.no_grad():
+        before = imitation_loss(model.policy, *held_out_batch).item()
+    make_env = lambda: gym.make(ENV_ID, config=TINY_ENV["config"])  # noqa: E731
+    behaviour_cloning(model, make_env, 2000, rounds=1, epochs=10, learning_rate=3e-3, seed=0)
+    with torch.no_grad():
+        after = imitation_loss(model.policy, *held_out_batch).item()
+    assert after < 0.7 * before
+    if algo == "dqn":  # the target network starts equal to the cloned one
+        for a, b in zip(model.policy.q_net.parameters(), model.policy.q_net_target.parameters(), strict=True):
+            assert torch.equal(a, b)
 
 
 # -- RL Zoo --------------------------------------------------------------------------------------------------
