@@ -25,6 +25,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.dqn.policies import DQNPolicy
+from torch import nn
 from torch.nn import functional as F
 
 from facebox.envs.policies import GreedyOracle
@@ -38,6 +39,8 @@ __all__ = [
     "behaviour_cloning",
     "BehaviourCloning",
     "action_logits",
+    "policy_forward",
+    "box_geometry",
 ]
 
 
@@ -109,25 +112,53 @@ class GuidedDQN(DQN):
         return actions, actions
 
 
+def policy_forward(policy, obs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """One pass through the policy: the actor's encoder features, the per-action scores (categorical logits of an
+    actor-critic policy, Q-values of a DQN policy) and the state values (actor-critic only).
+    """
+    if isinstance(policy, ActorCriticPolicy):
+        features = policy.extract_features(obs)
+        pi_features, vf_features = features if isinstance(features, tuple) else (features, features)
+        latent_pi = policy.mlp_extractor.forward_actor(pi_features)
+        latent_vf = policy.mlp_extractor.forward_critic(vf_features)
+        return pi_features, policy.action_net(latent_pi), policy.value_net(latent_vf).flatten()
+    if isinstance(policy, DQNPolicy):
+        features = policy.q_net.extract_features(obs, policy.q_net.features_extractor)
+        return features, policy.q_net.q_net(features), None
+    raise TypeError(f"behaviour cloning supports actor-critic and DQN policies, got {type(policy).__name__}")
+
+
 def action_logits(policy, obs: dict[str, torch.Tensor]) -> torch.Tensor:
     """Per-action scores: the categorical logits of an actor-critic policy, the Q-values of a DQN policy."""
-    if isinstance(policy, ActorCriticPolicy):
-        return policy.get_distribution(obs).distribution.logits
-    if isinstance(policy, DQNPolicy):
-        return policy.q_net(obs)
-    raise TypeError(f"behaviour cloning supports actor-critic and DQN policies, got {type(policy).__name__}")
+    return policy_forward(policy, obs)[1]
+
+
+GEOMETRY_SIZE = 5  # four target corners and the IoU
+GEOMETRY_RANGE = (-2.0, 3.0)  # target corners beyond 2 box sizes away carry no useful precision
+
+
+def box_geometry(env: gym.Env) -> np.ndarray:
+    """The target face's corners in the current box's frame (0..1 inside the box) and the IoU: what an agent must
+    read from its observation to act, as regression targets.
+    """
+    base = env.unwrapped
+    box, target = base.box, base.targets[base.best_target]
+    size = np.tile(box[2:] - box[:2], 2)
+    corners = (target - np.tile(box[:2], 2)) / size
+    return np.clip(np.append(corners, base.iou), *GEOMETRY_RANGE).astype(np.float32)
 
 
 @dataclasses.dataclass
 class Demonstrations:
-    """States with the oracle's action for each, the action the driver took there and the discounted return
-    that followed (whole episodes only, so every return is complete).
+    """States with the oracle's action for each, the action the driver took there, the discounted return that
+    followed (whole episodes only, so every return is complete) and the state's :func:`box_geometry`.
     """
 
     observations: dict[str, np.ndarray]
     labels: np.ndarray
     actions: np.ndarray
     returns: np.ndarray
+    geometry: np.ndarray
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -135,11 +166,14 @@ class Demonstrations:
     def __add__(self, other: Demonstrations) -> Demonstrations:
         return Demonstrations(
             {k: np.concatenate([v, other.observations[k]]) for k, v in self.observations.items()},
-            *(np.concatenate([getattr(self, f), getattr(other, f)]) for f in ("labels", "actions", "returns")),
+            *(np.concatenate([getattr(self, f), getattr(other, f)]) for f in _ARRAYS),
         )
 
-    def batch(self, idx: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
-        return {k: v[idx] for k, v in self.observations.items()}, self.labels[idx], self.actions[idx], self.returns[idx]
+    def batch(self, idx: np.ndarray) -> tuple[dict[str, np.ndarray], ...]:
+        return ({k: v[idx] for k, v in self.observations.items()}, *(getattr(self, f)[idx] for f in _ARRAYS))
+
+
+_ARRAYS = ("labels", "actions", "returns", "geometry")
 
 
 def collect_demonstrations(
@@ -148,7 +182,7 @@ def collect_demonstrations(
     """``steps`` states from whole episodes, the oracle or ``policy`` (DAgger) choosing the moves."""
     oracle = GreedyOracle()
     obs = [env.reset(seed=seed + i)[0] for i, env in enumerate(envs)]
-    running: list[list[tuple]] = [[] for _ in envs]  # (obs, label, action, reward) of each env's current episode
+    running: list[list[tuple]] = [[] for _ in envs]  # (obs, label, action, reward, geometry) of each episode
     rows: list[tuple] = []
     while len(rows) < steps:
         labels = [oracle.discrete_action(env) for env in envs]
@@ -156,49 +190,57 @@ def collect_demonstrations(
         if learner_drives:
             actions = policy.predict({k: np.stack([o[k] for o in obs]) for k in obs[0]}, deterministic=True)[0]
         for i, env in enumerate(envs):
+            geometry = box_geometry(env)
             next_obs, reward, terminated, truncated, _ = env.step(actions[i])
-            running[i].append((obs[i], labels[i], int(actions[i]), reward))
+            running[i].append((obs[i], labels[i], int(actions[i]), reward, geometry))
             obs[i] = next_obs
             if terminated or truncated:
                 ret = 0.0
-                for o, label, action, r in reversed(running[i]):
+                for o, label, action, r, g in reversed(running[i]):
                     ret = r + gamma * ret
-                    rows.append((o, label, action, ret))
+                    rows.append((o, label, action, np.float32(ret), g))
                 running[i] = []
                 obs[i] = env.reset()[0]
     rows = rows[:steps]
     return Demonstrations(
         {k: np.stack([row[0][k] for row in rows]) for k in rows[0][0]},
-        *(np.array([row[j] for row in rows]) for j in (1, 2, 3)),
+        *(np.array([row[j] for row in rows]) for j in (1, 2, 3, 4)),
     )
 
 
 MARGIN = 0.8  # DQfD's expert margin (Hester et al. 2018), in reward units
 
 
-def imitation_loss(policy, obs: dict[str, torch.Tensor], labels, actions, returns) -> torch.Tensor:
-    """Imitate the oracle *and* calibrate the values RL will start from.
+def imitation_loss(
+    policy, obs: dict[str, torch.Tensor], labels, actions, returns, geometry, head: nn.Module | None = None
+) -> torch.Tensor:
+    """Imitate the oracle, calibrate the values RL will start from, and (with ``head``) read the geometry.
 
     Actor-critic: cross-entropy on the oracle's action plus the critic regressed on the observed returns (a PPO
     that starts with a random critic feeds its warm policy noise advantages and unlearns it). DQN: DQfD's
     supervised losses — the oracle's action must beat every other by ``MARGIN`` — plus the taken action's
     Q-value regressed on the observed return, so Q-values are in return units when TD learning takes over.
+    ``head`` maps the encoder features to :func:`box_geometry` (an auxiliary task, as UNREAL's: a class label
+    says which way to move, the geometry says how far the face is, a much denser signal for the encoder).
     """
-    if isinstance(policy, ActorCriticPolicy):
-        values, log_prob, _ = policy.evaluate_actions(obs, labels)
-        return -log_prob.mean() + F.mse_loss(values.flatten(), returns)
-    q = action_logits(policy, obs)
-    margins = torch.full_like(q, MARGIN).scatter(1, labels[:, None], 0.0)
-    expert = q.gather(1, labels[:, None]).squeeze(1)
-    taken = q.gather(1, actions[:, None]).squeeze(1)
-    return ((q + margins).max(dim=1).values - expert).mean() + F.mse_loss(taken, returns)
+    features, scores, values = policy_forward(policy, obs)
+    if values is not None:
+        loss = F.cross_entropy(scores, labels) + F.mse_loss(values, returns)
+    else:
+        margins = torch.full_like(scores, MARGIN).scatter(1, labels[:, None], 0.0)
+        expert = scores.gather(1, labels[:, None]).squeeze(1)
+        taken = scores.gather(1, actions[:, None]).squeeze(1)
+        loss = ((scores + margins).max(dim=1).values - expert).mean() + F.mse_loss(taken, returns)
+    if head is not None:
+        loss = loss + F.smooth_l1_loss(head(features), geometry)
+    return loss
 
 
 def _agreement(policy, data: Demonstrations, batch_size: int) -> float:
     hits = 0
     with torch.no_grad():
         for start in range(0, len(data), batch_size):
-            obs, labels, _, _ = data.batch(np.arange(start, min(start + batch_size, len(data))))
+            obs, labels, *_ = data.batch(np.arange(start, min(start + batch_size, len(data))))
             logits = action_logits(policy, policy.obs_to_tensor(obs)[0])
             hits += int((logits.argmax(dim=1).cpu().numpy() == labels).sum())
     return hits / len(data)
@@ -213,6 +255,7 @@ def behaviour_cloning(
     epochs: int = 4,
     batch_size: int = 256,
     learning_rate: float = 1e-3,
+    geometry: bool = True,
     n_envs: int = 8,
     seed: int = 0,
 ) -> dict[str, float]:
@@ -220,9 +263,10 @@ def behaviour_cloning(
 
     ``steps`` labelled states are collected over ``rounds`` rounds: in the first the oracle drives, in the others
     the current learner does (DAgger) and the data are aggregated; after each round the network is fitted for
-    ``epochs`` passes with :func:`imitation_loss` (a fresh Adam: the model's own optimizer state is left for RL).
-    A DQN's target network is synchronised afterwards. Returns the agreement with the oracle on the last round's
-    states before and after fitting, the oracle's most frequent action share (the floor) and the last loss.
+    ``epochs`` passes with :func:`imitation_loss` (a fresh Adam: the model's own optimizer state is left for RL;
+    ``geometry`` adds the auxiliary geometry head, dropped afterwards). A DQN's target network is synchronised
+    afterwards. Returns the agreement with the oracle on the last round's states before and after fitting, the
+    oracle's most frequent action share (the floor) and the last loss.
     """
     if not isinstance(model.action_space, gym.spaces.Discrete):
         raise TypeError(f"behaviour cloning needs a Discrete action space, got {model.action_space}")
@@ -230,7 +274,10 @@ def behaviour_cloning(
         raise ValueError(f"behaviour cloning needs rounds >= 1 and steps >= rounds, got {steps} and {rounds}")
     policy = model.policy
     rng = np.random.default_rng(seed)
-    optimizer = torch.optim.Adam(policy.parameters(), lr=learning_rate)
+    extractor = policy.q_net.features_extractor if isinstance(policy, DQNPolicy) else policy.pi_features_extractor
+    head = nn.Linear(extractor.features_dim, GEOMETRY_SIZE).to(policy.device) if geometry else None
+    parameters = [*policy.parameters(), *(head.parameters() if head else [])]
+    optimizer = torch.optim.Adam(parameters, lr=learning_rate)
     envs = [make_env() for _ in range(n_envs)]
     data: Demonstrations | None = None
     for r in range(rounds):
@@ -242,12 +289,9 @@ def behaviour_cloning(
         for _ in range(epochs):
             order = rng.permutation(len(data))
             for start in range(0, len(order), batch_size):
-                obs, labels, actions, returns = data.batch(order[start : start + batch_size])
-                loss = imitation_loss(
-                    policy,
-                    policy.obs_to_tensor(obs)[0],
-                    *(torch.as_tensor(x, device=policy.device) for x in (labels, actions, returns.astype(np.float32))),
-                )
+                obs, *targets = data.batch(order[start : start + batch_size])
+                targets = [torch.as_tensor(x, device=policy.device) for x in targets]
+                loss = imitation_loss(policy, policy.obs_to_tensor(obs)[0], *targets, head=head)
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
@@ -281,6 +325,7 @@ class BehaviourCloning(BaseCallback):
         epochs: int = 4,
         batch_size: int = 256,
         learning_rate: float = 1e-3,
+        geometry: bool = True,
         verbose: int = 1,
     ) -> None:
         super().__init__(verbose)
@@ -290,6 +335,7 @@ class BehaviourCloning(BaseCallback):
             "epochs": epochs,
             "batch_size": batch_size,
             "learning_rate": learning_rate,
+            "geometry": geometry,
         }
         self.stats: dict[str, float] = {}
 

@@ -68,6 +68,7 @@ __all__ = [
     "load_hyperparams",
     "held_out",
     "make_venv",
+    "algorithm_kwargs",
     "train",
     "demo",
     "demo_main",
@@ -239,7 +240,8 @@ def _run_name(env_id: str, algo: str, encoder: str, seed: int) -> str:
     return f"{env_id.replace('/', '-')}__{algo}__{encoder}__s{seed}__{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def _model_kwargs(hyperparams: Mapping) -> dict[str, Any]:
+def algorithm_kwargs(hyperparams: Mapping) -> dict[str, Any]:
+    """The entry's arguments for the SB3 algorithm class (everything but the RL Zoo's meta keys)."""
     kwargs = {k: copy.deepcopy(v) for k, v in hyperparams.items() if k not in META_KEYS}
     if isinstance(kwargs.get("train_freq"), list):  # YAML has no tuples; SB3 wants (n, "step")
         kwargs["train_freq"] = tuple(kwargs["train_freq"])
@@ -358,7 +360,7 @@ def train(
                 seed=config["seed"],
                 verbose=0,
                 device="cpu",
-                **_model_kwargs(hp),
+                **algorithm_kwargs(hp),
             )
         model.set_logger(configure(str(run_dir), ["tensorboard"]))
         callbacks = [

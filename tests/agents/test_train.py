@@ -323,7 +323,7 @@ def test_behaviour_cloning_calibrates_the_values_rl_starts_from(algo):
     else:
         model = DQN(DQNEncoderPolicy, venv, policy_kwargs=TINY_ENCODER, seed=0, gamma=0.9, buffer_size=100)
     data = collect_demonstrations(None, [gym.make(ENV_ID, config=TINY_ENV["config"])], 500, False, seed=9, gamma=0.9)
-    tensors = (torch.as_tensor(x) for x in (data.labels, data.actions, data.returns.astype(np.float32)))
+    tensors = (torch.as_tensor(x) for x in (data.labels, data.actions, data.returns, data.geometry))
     held_out_batch = (model.policy.obs_to_tensor(data.observations)[0], *tensors)
     with torch.no_grad():
         before = imitation_loss(model.policy, *held_out_batch).item()

@@ -1,0 +1,15 @@
+"""The training-speed benchmark builds the default agents from the YAML files and times them."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("stable_baselines3")
+
+from facebox.benchmarks import train_speed  # noqa: E402
+
+
+def test_reports_fps_of_the_yaml_agent_and_of_a_swapped_encoder():
+    rows = train_speed.main(["--algo", "ppo", "--encoder", "default", "vit", "--steps", "1", "--warmup", "1"])
+    assert [(r["algo"], r["encoder"]) for r in rows] == [("ppo", "default"), ("ppo", "vit")]
+    assert all(r["train_fps"] > 0 and r["env_steps_per_s"] > r["train_fps"] for r in rows)
