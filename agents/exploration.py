@@ -208,29 +208,21 @@ def collect_demonstrations(
     )
 
 
-MARGIN = 0.8  # DQfD's expert margin (Hester et al. 2018), in reward units
-
-
 def imitation_loss(
     policy, obs: dict[str, torch.Tensor], labels, actions, returns, geometry, head: nn.Module | None = None
 ) -> torch.Tensor:
     """Imitate the oracle, calibrate the values RL will start from, and (with ``head``) read the geometry.
 
-    Actor-critic: cross-entropy on the oracle's action plus the critic regressed on the observed returns (a PPO
-    that starts with a random critic feeds its warm policy noise advantages and unlearns it). DQN: DQfD's
-    supervised losses — the oracle's action must beat every other by ``MARGIN`` — plus the taken action's
-    Q-value regressed on the observed return, so Q-values are in return units when TD learning takes over.
+    Cross-entropy on the oracle's action over the per-action scores, plus a regression on the observed returns:
+    of the critic for an actor-critic policy (a PPO that starts with a random critic feeds its warm policy noise
+    advantages), of the taken action's Q-value for DQN (so TD learning starts from Q-values in return units).
     ``head`` maps the encoder features to :func:`box_geometry` (an auxiliary task, as UNREAL's: a class label
-    says which way to move, the geometry says how far the face is, a much denser signal for the encoder).
+    says which way to move, the geometry says where the face is, a much denser signal for the encoder).
     """
     features, scores, values = policy_forward(policy, obs)
-    if values is not None:
-        loss = F.cross_entropy(scores, labels) + F.mse_loss(values, returns)
-    else:
-        margins = torch.full_like(scores, MARGIN).scatter(1, labels[:, None], 0.0)
-        expert = scores.gather(1, labels[:, None]).squeeze(1)
-        taken = scores.gather(1, actions[:, None]).squeeze(1)
-        loss = ((scores + margins).max(dim=1).values - expert).mean() + F.mse_loss(taken, returns)
+    if values is None:
+        values = scores.gather(1, actions[:, None]).squeeze(1)
+    loss = F.cross_entropy(scores, labels) + F.mse_loss(values, returns)
     if head is not None:
         loss = loss + F.smooth_l1_loss(head(features), geometry)
     return loss

@@ -159,9 +159,16 @@ def _check_keys(hyperparams: Mapping, algo: str, where: str) -> None:
 
 
 def load_hyperparams(
-    algo: str, env_id: str, overrides: Mapping | None = None, path: str | Path | None = None
+    algo: str,
+    env_id: str,
+    overrides: Mapping | None = None,
+    path: str | Path | None = None,
+    encoder: str | None = None,
 ) -> dict[str, Any]:
     """The YAML entry for ``env_id`` (else ``default``) of ``hyperparams/<algo>.yml``, with ``overrides`` merged in.
+
+    ``encoder`` replaces the entry's encoder before the overrides apply; the entry's ``encoder_kwargs`` go with
+    its own encoder (a CNN's channel widths mean nothing to a transformer), so they are dropped on a change.
 
     Raises naming the file and key for an unknown algorithm, a missing entry, or an unknown hyperparameter.
     """
@@ -185,6 +192,11 @@ def load_hyperparams(
     for required in ("n_timesteps", "policy"):
         if required not in hyperparams:
             raise KeyError(f"{path}[{key!r}]: missing required key {required!r}")
+    if encoder is not None:
+        policy_kwargs = dict(hyperparams.get("policy_kwargs") or {})
+        if policy_kwargs.get("encoder") != encoder:
+            policy_kwargs.pop("encoder_kwargs", None)
+        hyperparams = {**hyperparams, "policy_kwargs": {**policy_kwargs, "encoder": encoder}}
     if overrides:
         _check_keys(overrides, algo, "--hyperparams")
         hyperparams = _deep_update(hyperparams, overrides)
@@ -254,6 +266,7 @@ def _new_config(
     seed: int,
     overrides: Mapping,
     conf_file: str | Path | None,
+    encoder: str | None,
     guided: bool | None,
     eval_data: str | None,
     eval_freq: int,
@@ -261,7 +274,7 @@ def _new_config(
     checkpoint_freq: int,
 ) -> dict[str, Any]:
     """The resolved configuration of a new run: everything needed to rebuild its agent and env."""
-    hyperparams = load_hyperparams(algo, env_id, overrides, conf_file)
+    hyperparams = load_hyperparams(algo, env_id, overrides, conf_file, encoder)
     if guided and algo != "dqn":
         raise ValueError(f"--guided is guided exploration for DQN; got --algo {algo}")
     env_config = hyperparams.get("env_kwargs", {}).get("config", {})
@@ -329,12 +342,20 @@ def train(
         config, run_dir = _resumed_config(resume, hyperparams or {})
     else:
         overrides = _deep_update(dict(hyperparams or {}), {"env_kwargs": env_kwargs} if env_kwargs else {})
-        if encoder is not None:
-            overrides = _deep_update(overrides, {"policy_kwargs": {"encoder": encoder}})
         if bc_steps is not None:
             overrides["callback"] = [{_BC_CALLBACK: {"steps": bc_steps}}] if bc_steps > 0 else []
         config = _new_config(
-            algo, env_id, seed, overrides, conf_file, guided, eval_data, eval_freq, eval_episodes, checkpoint_freq
+            algo,
+            env_id,
+            seed,
+            overrides,
+            conf_file,
+            encoder,
+            guided,
+            eval_data,
+            eval_freq,
+            eval_episodes,
+            checkpoint_freq,
         )
         encoder_name = config["hyperparams"].get("policy_kwargs", {}).get("encoder", "default")
         run_dir = Path(runs_dir) / _run_name(env_id, algo, encoder_name, seed)

@@ -91,6 +91,14 @@ def test_hyperparams_default_entry_env_entry_and_overrides(tmp_path):
     assert merged["policy_kwargs"] == {"net_arch": [8, 8]}
 
 
+def test_swapping_the_encoder_drops_the_options_of_the_yaml_encoder():
+    default = load_hyperparams("dqn", ENV_ID)["policy_kwargs"]
+    assert default["encoder"] == "cnn" and default["encoder_kwargs"]
+    assert load_hyperparams("dqn", ENV_ID, encoder="cnn")["policy_kwargs"] == default
+    vit = load_hyperparams("dqn", ENV_ID, {"policy_kwargs": {"encoder_kwargs": {"depth": 1}}}, encoder="vit")
+    assert vit["policy_kwargs"] == {**default, "encoder": "vit", "encoder_kwargs": {"depth": 1}}
+
+
 def test_unknown_hyperparameter_names_the_valid_keys(tmp_path):
     conf = _write_conf(tmp_path)
     with pytest.raises(KeyError, match=r"learning_rat.*valid keys.*learning_rate"):
