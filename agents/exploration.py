@@ -22,6 +22,7 @@ import torch
 from stable_baselines3 import DQN
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.dqn.policies import DQNPolicy
@@ -37,6 +38,7 @@ __all__ = [
     "collect_demonstrations",
     "imitation_loss",
     "behaviour_cloning",
+    "Imitation",
     "BehaviourCloning",
     "action_logits",
     "policy_forward",
@@ -209,7 +211,14 @@ def collect_demonstrations(
 
 
 def imitation_loss(
-    policy, obs: dict[str, torch.Tensor], labels, actions, returns, geometry, head: nn.Module | None = None
+    policy,
+    obs: dict[str, torch.Tensor],
+    labels,
+    actions,
+    returns,
+    geometry,
+    head: nn.Module | None = None,
+    value_coef: float = 0.1,
 ) -> torch.Tensor:
     """Imitate the oracle, calibrate the values RL will start from, and (with ``head``) read the geometry.
 
@@ -218,24 +227,88 @@ def imitation_loss(
     advantages), of the taken action's Q-value for DQN (so TD learning starts from Q-values in return units).
     ``head`` maps the encoder features to :func:`box_geometry` (an auxiliary task, as UNREAL's: a class label
     says which way to move, the geometry says where the face is, a much denser signal for the encoder).
+    ``value_coef`` weighs the return regression: returns are noisy (their squared error starts near 10) and at
+    full weight they drown the imitation signal in the shared encoder.
     """
     features, scores, values = policy_forward(policy, obs)
     if values is None:
         values = scores.gather(1, actions[:, None]).squeeze(1)
-    loss = F.cross_entropy(scores, labels) + F.mse_loss(values, returns)
+    loss = F.cross_entropy(scores, labels) + value_coef * F.mse_loss(values, returns)
     if head is not None:
         loss = loss + F.smooth_l1_loss(head(features), geometry)
     return loss
 
 
-def _agreement(policy, data: Demonstrations, batch_size: int) -> float:
-    hits = 0
-    with torch.no_grad():
-        for start in range(0, len(data), batch_size):
-            obs, labels, *_ = data.batch(np.arange(start, min(start + batch_size, len(data))))
-            logits = action_logits(policy, policy.obs_to_tensor(obs)[0])
-            hits += int((logits.argmax(dim=1).cpu().numpy() == labels).sum())
-    return hits / len(data)
+class Imitation:
+    """The supervised side of the warm start: aggregated demonstrations, the auxiliary geometry head and one Adam
+    (fresh: the model's own optimizer state is left for RL), fitting ``policy`` with :func:`imitation_loss`.
+    """
+
+    def __init__(
+        self,
+        policy,
+        *,
+        learning_rate: float = 1e-3,
+        batch_size: int = 256,
+        geometry: bool = True,
+        value_coef: float = 0.1,
+        seed: int = 0,
+    ) -> None:
+        self.policy, self.learning_rate, self.batch_size, self.value_coef = (
+            policy,
+            learning_rate,
+            batch_size,
+            value_coef,
+        )
+        self.rng = np.random.default_rng(seed)
+        extractor = policy.q_net.features_extractor if isinstance(policy, DQNPolicy) else policy.pi_features_extractor
+        self.head = nn.Linear(extractor.features_dim, GEOMETRY_SIZE).to(policy.device) if geometry else None
+        parameters = [*policy.parameters(), *(self.head.parameters() if self.head else [])]
+        self.optimizer = torch.optim.Adam(parameters, lr=learning_rate)
+        self.data: Demonstrations | None = None
+
+    def add(self, data: Demonstrations) -> None:
+        self.data = data if self.data is None else self.data + data
+
+    def _step(self, idx: np.ndarray) -> float:
+        obs, *targets = self.data.batch(idx)
+        targets = [torch.as_tensor(x, device=self.policy.device) for x in targets]
+        loss = imitation_loss(self.policy, self.policy.obs_to_tensor(obs)[0], *targets, self.head, self.value_coef)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        return loss.item()
+
+    def fit(self, epochs: int) -> float:
+        """``epochs`` shuffled passes over all demonstrations; returns the last minibatch loss."""
+        self.policy.set_training_mode(True)
+        for _ in range(epochs):
+            order = self.rng.permutation(len(self.data))
+            for start in range(0, len(order), self.batch_size):
+                loss = self._step(order[start : start + self.batch_size])
+        self.policy.set_training_mode(False)
+        return loss
+
+    def anchor(self, batches: int, scale: float) -> float:
+        """``batches`` random minibatches at ``scale`` x the learning rate: the decaying imitation term of DAPG
+        (Rajeswaran et al. 2018) interleaved with RL updates, which keeps RL from unlearning the warm start.
+        """
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.learning_rate * scale
+        self.policy.set_training_mode(True)
+        losses = [self._step(self.rng.integers(len(self.data), size=self.batch_size)) for _ in range(batches)]
+        self.policy.set_training_mode(False)
+        return float(np.mean(losses))
+
+    def agreement(self, data: Demonstrations) -> float:
+        """Share of ``data``'s states where the policy's best-scored action is the oracle's."""
+        hits = 0
+        with torch.no_grad():
+            for start in range(0, len(data), self.batch_size):
+                obs, labels, *_ = data.batch(np.arange(start, min(start + self.batch_size, len(data))))
+                logits = action_logits(self.policy, self.policy.obs_to_tensor(obs)[0])
+                hits += int((logits.argmax(dim=1).cpu().numpy() == labels).sum())
+        return hits / len(data)
 
 
 def behaviour_cloning(
@@ -245,66 +318,49 @@ def behaviour_cloning(
     *,
     rounds: int = 2,
     epochs: int = 4,
-    batch_size: int = 256,
-    learning_rate: float = 1e-3,
-    geometry: bool = True,
     n_envs: int = 8,
     seed: int = 0,
-) -> dict[str, float]:
+    **options,
+) -> Imitation:
     """Train ``model``'s policy to pick the greedy oracle's action, before any RL.
 
     ``steps`` labelled states are collected over ``rounds`` rounds: in the first the oracle drives, in the others
     the current learner does (DAgger) and the data are aggregated; after each round the network is fitted for
-    ``epochs`` passes with :func:`imitation_loss` (a fresh Adam: the model's own optimizer state is left for RL;
-    ``geometry`` adds the auxiliary geometry head, dropped afterwards). A DQN's target network is synchronised
-    afterwards. Returns the agreement with the oracle on the last round's states before and after fitting, the
-    oracle's most frequent action share (the floor) and the last loss.
+    ``epochs`` passes (``options`` go to :class:`Imitation`). A DQN's target network is synchronised afterwards.
+    Returns the :class:`Imitation`, whose ``stats`` hold the agreement with the oracle on the last round's states
+    before and after fitting, the oracle's most frequent action share (the floor) and the last loss.
     """
     if not isinstance(model.action_space, gym.spaces.Discrete):
         raise TypeError(f"behaviour cloning needs a Discrete action space, got {model.action_space}")
     if steps < rounds or rounds < 1:
         raise ValueError(f"behaviour cloning needs rounds >= 1 and steps >= rounds, got {steps} and {rounds}")
-    policy = model.policy
-    rng = np.random.default_rng(seed)
-    extractor = policy.q_net.features_extractor if isinstance(policy, DQNPolicy) else policy.pi_features_extractor
-    head = nn.Linear(extractor.features_dim, GEOMETRY_SIZE).to(policy.device) if geometry else None
-    parameters = [*policy.parameters(), *(head.parameters() if head else [])]
-    optimizer = torch.optim.Adam(parameters, lr=learning_rate)
+    imitation = Imitation(model.policy, seed=seed, **options)
     envs = [make_env() for _ in range(n_envs)]
-    data: Demonstrations | None = None
     for r in range(rounds):
-        new = collect_demonstrations(policy, envs, steps // rounds, r > 0, seed + r * n_envs, model.gamma)
-        policy.set_training_mode(False)
-        before = _agreement(policy, new, batch_size)
-        data = new if data is None else data + new
-        policy.set_training_mode(True)
-        for _ in range(epochs):
-            order = rng.permutation(len(data))
-            for start in range(0, len(order), batch_size):
-                obs, *targets = data.batch(order[start : start + batch_size])
-                targets = [torch.as_tensor(x, device=policy.device) for x in targets]
-                loss = imitation_loss(policy, policy.obs_to_tensor(obs)[0], *targets, head=head)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-        policy.set_training_mode(False)
-    if isinstance(policy, DQNPolicy):
-        policy.q_net_target.load_state_dict(policy.q_net.state_dict())
+        new = collect_demonstrations(model.policy, envs, steps // rounds, r > 0, seed + r * n_envs, model.gamma)
+        before = imitation.agreement(new)
+        imitation.add(new)
+        loss = imitation.fit(epochs)
+    if isinstance(model.policy, DQNPolicy):
+        model.policy.q_net_target.load_state_dict(model.policy.q_net.state_dict())
     for env in envs:
         env.close()
-    return {
+    imitation.stats = {
         "agreement_before": before,
-        "agreement_after": _agreement(policy, new, batch_size),
-        "majority": float(np.bincount(data.labels).max() / len(data)),
-        "loss": loss.item(),
+        "agreement_after": imitation.agreement(new),
+        "majority": float(np.bincount(imitation.data.labels).max() / len(imitation.data)),
+        "loss": loss,
     }
+    return imitation
 
 
 class BehaviourCloning(BaseCallback):
     """Run :func:`behaviour_cloning` when training starts from scratch (a resumed model is already warm).
 
     The demonstrations come from fresh copies of the training env (its ``spec``, with the same kwargs), made in
-    this process because the oracle reads the env's ground truth. Usable from an RL Zoo YAML::
+    this process because the oracle reads the env's ground truth. With ``anchor`` > 0 (on-policy algorithms), after
+    every rollout ``anchor_batches`` imitation minibatches follow at ``anchor * anchor_decay**k`` x the learning
+    rate (:meth:`Imitation.anchor`). Usable from an RL Zoo YAML::
 
         callback:
           - facebox.agents.exploration.BehaviourCloning: {steps: 20000}
@@ -318,6 +374,10 @@ class BehaviourCloning(BaseCallback):
         batch_size: int = 256,
         learning_rate: float = 1e-3,
         geometry: bool = True,
+        value_coef: float = 0.1,
+        anchor: float = 0.0,
+        anchor_batches: int = 4,
+        anchor_decay: float = 0.95,
         verbose: int = 1,
     ) -> None:
         super().__init__(verbose)
@@ -328,20 +388,35 @@ class BehaviourCloning(BaseCallback):
             "batch_size": batch_size,
             "learning_rate": learning_rate,
             "geometry": geometry,
+            "value_coef": value_coef,
         }
+        self.anchor_schedule = (anchor, anchor_batches, anchor_decay)
+        self.imitation: Imitation | None = None
         self.stats: dict[str, float] = {}
+        self._rollouts = 0
 
     def _on_training_start(self) -> None:
+        if self.anchor_schedule[0] > 0 and not isinstance(self.model, OnPolicyAlgorithm):
+            raise ValueError(f"anchor is for on-policy algorithms (one anchoring per rollout); got {self.model}")
         if self.model.num_timesteps > 0:
             return
         # The spec as registered plus the make() kwargs, without the wrappers SB3 added (Monitor, ...).
         spec = dataclasses.replace(self.training_env.get_attr("spec", indices=[0])[0], additional_wrappers=())
         seed = 0 if self.model.seed is None else self.model.seed
-        self.stats = behaviour_cloning(self.model, lambda: gym.make(spec), seed=seed, **self.options)
+        self.imitation = behaviour_cloning(self.model, lambda: gym.make(spec), seed=seed, **self.options)
+        self.stats = self.imitation.stats
         for key, value in self.stats.items():
             self.logger.record(f"bc/{key}", value)
         if self.verbose:
             print("behaviour cloning: " + "  ".join(f"{k} {v:.3f}" for k, v in self.stats.items()))
+
+    def _on_rollout_end(self) -> None:
+        anchor, batches, decay = self.anchor_schedule
+        if anchor > 0 and self.imitation is not None:
+            scale = anchor * decay**self._rollouts
+            self.logger.record("bc/anchor_loss", self.imitation.anchor(batches, scale))
+            self.logger.record("bc/anchor_scale", scale)
+            self._rollouts += 1
 
     def _on_step(self) -> bool:
         return True
