@@ -38,6 +38,7 @@ from facebox.agents.train import (  # noqa: E402
 ENV_ID = "facebox/FaceLocalization-v0"
 TINY_ENCODER = {"encoder": "cnn", "encoder_kwargs": {"channels": [4, 8, 8], "fc": 16, "stride": 1}, "net_arch": []}
 TINY_ENV = {"config": {"observation": {"size": 32}}}
+PPO_TINY = {"n_steps": 64, "batch_size": 32, "n_epochs": 1}
 TINY = {
     "ppo": {"n_timesteps": 128, "n_envs": 1, "n_steps": 64, "batch_size": 32, "n_epochs": 1},
     "dqn": {"n_timesteps": 200, "n_envs": 1, "learning_starts": 50, "buffer_size": 500, "train_freq": 4},
@@ -343,6 +344,23 @@ def test_behaviour_cloning_calibrates_the_values_rl_starts_from(algo):
     if algo == "dqn":  # the target network starts equal to the cloned one
         for a, b in zip(model.policy.q_net.parameters(), model.policy.q_net_target.parameters(), strict=True):
             assert torch.equal(a, b)
+
+
+def test_anchor_keeps_imitating_between_ppo_updates_and_is_refused_for_dqn(tmp_path):
+    from stable_baselines3 import DQN, PPO
+
+    from facebox.agents.exploration import BehaviourCloning
+    from facebox.agents.train import DQNEncoderPolicy
+
+    venv = make_venv(ENV_ID, 1, 0, TINY_ENV)
+    model = PPO(PPOEncoderPolicy, venv, policy_kwargs=TINY_ENCODER, seed=0, **PPO_TINY)
+    bc = BehaviourCloning(steps=300, rounds=1, epochs=1, anchor=1.0, anchor_batches=2, anchor_decay=0.5, verbose=0)
+    model.learn(192, callback=bc)
+    assert bc._rollouts == 3  # 192 steps of 64-step rollouts
+    assert bc.imitation.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3 * 0.25)  # the third rollout's scale
+    dqn = DQN(DQNEncoderPolicy, venv, policy_kwargs=TINY_ENCODER, buffer_size=100, seed=0)
+    with pytest.raises(ValueError, match="on-policy"):
+        dqn.learn(10, callback=BehaviourCloning(steps=10, anchor=1.0))
 
 
 # -- RL Zoo --------------------------------------------------------------------------------------------------
