@@ -167,8 +167,9 @@ def load_hyperparams(
 ) -> dict[str, Any]:
     """The YAML entry for ``env_id`` (else ``default``) of ``hyperparams/<algo>.yml``, with ``overrides`` merged in.
 
-    ``encoder`` replaces the entry's encoder before the overrides apply; the entry's ``encoder_kwargs`` go with
-    its own encoder (a CNN's channel widths mean nothing to a transformer), so they are dropped on a change.
+    ``encoder`` replaces the entry's encoder before the overrides apply; the entry's ``encoder_kwargs`` stay if the
+    new encoder takes them (``cnn`` -> ``dwsep``: the same network, separable) and are dropped otherwise (a CNN's
+    channel widths mean nothing to a transformer).
 
     Raises naming the file and key for an unknown algorithm, a missing entry, or an unknown hyperparameter.
     """
@@ -194,8 +195,10 @@ def load_hyperparams(
             raise KeyError(f"{path}[{key!r}]: missing required key {required!r}")
     if encoder is not None:
         policy_kwargs = dict(hyperparams.get("policy_kwargs") or {})
-        if policy_kwargs.get("encoder") != encoder:
-            policy_kwargs.pop("encoder_kwargs", None)
+        try:
+            encoder_policy_kwargs(encoder, **(policy_kwargs.get("encoder_kwargs") or {}))
+        except TypeError:
+            policy_kwargs.pop("encoder_kwargs")
         hyperparams = {**hyperparams, "policy_kwargs": {**policy_kwargs, "encoder": encoder}}
     if overrides:
         _check_keys(overrides, algo, "--hyperparams")

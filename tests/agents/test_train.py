@@ -92,10 +92,11 @@ def test_hyperparams_default_entry_env_entry_and_overrides(tmp_path):
     assert merged["policy_kwargs"] == {"net_arch": [8, 8]}
 
 
-def test_swapping_the_encoder_drops_the_options_of_the_yaml_encoder():
+def test_swapping_the_encoder_keeps_only_options_the_new_encoder_takes():
     default = load_hyperparams("dqn", ENV_ID)["policy_kwargs"]
     assert default["encoder"] == "cnn" and default["encoder_kwargs"]
     assert load_hyperparams("dqn", ENV_ID, encoder="cnn")["policy_kwargs"] == default
+    assert load_hyperparams("dqn", ENV_ID, encoder="dwsep")["policy_kwargs"] == {**default, "encoder": "dwsep"}
     vit = load_hyperparams("dqn", ENV_ID, {"policy_kwargs": {"encoder_kwargs": {"depth": 1}}}, encoder="vit")
     assert vit["policy_kwargs"] == {**default, "encoder": "vit", "encoder_kwargs": {"depth": 1}}
 
