@@ -236,6 +236,15 @@ def _callbacks(entries: Any) -> list:
     return out
 
 
+def _with_bc_steps(hyperparams: Mapping, steps: int) -> list:
+    """The entry's callbacks with the warm start's ``steps`` replaced (its other options kept); 0 removes it."""
+    entries = hyperparams.get("callback") or []
+    entries = entries if isinstance(entries, list) else [entries]
+    others = [e for e in entries if not (isinstance(e, dict) and _BC_CALLBACK in e) and e != _BC_CALLBACK]
+    options = next((dict(e[_BC_CALLBACK] or {}) for e in entries if isinstance(e, dict) and _BC_CALLBACK in e), {})
+    return [*others, {_BC_CALLBACK: {**options, "steps": steps}}] if steps > 0 else others
+
+
 def make_venv(env_id: str, n_envs: int, seed: int, env_kwargs: Mapping | None) -> VecEnv:
     """``n_envs`` seeded copies (env ``i`` seeded ``seed + i``), in subprocesses when more than one.
 
@@ -331,11 +340,11 @@ def train(
 ) -> tuple[BaseAlgorithm, Path]:
     """Train and return the model and its run folder (see the module docstring for the layout).
 
-    ``hyperparams`` / ``env_kwargs`` are overrides merged into the YAML entry; ``encoder`` sets
-    ``policy_kwargs.encoder``; ``bc_steps`` sets (0: removes) the behaviour-cloning callback; ``guided`` (default:
-    on for DQN) trains a :class:`GuidedDQN`. ``resume`` continues a checkpoint in its own run folder with that
-    run's config, where only ``hyperparams`` may change (e.g. a larger ``n_timesteps``): the step count continues
-    and a DQN gets its saved replay buffer back.
+    ``hyperparams`` / ``env_kwargs`` are overrides merged into the YAML entry; ``encoder`` swaps the encoder
+    (:func:`load_hyperparams`); ``bc_steps`` sets the behaviour-cloning warm start's states (0: removes it);
+    ``guided`` (default: on for DQN) trains a :class:`GuidedDQN`. ``resume`` continues a checkpoint in its own
+    run folder with that run's config, where only ``hyperparams`` may change (e.g. a larger ``n_timesteps``): the
+    step count continues and a DQN gets its saved replay buffer back.
     """
     torch.set_num_threads(1)
     if resume is not None:
@@ -346,7 +355,7 @@ def train(
     else:
         overrides = _deep_update(dict(hyperparams or {}), {"env_kwargs": env_kwargs} if env_kwargs else {})
         if bc_steps is not None:
-            overrides["callback"] = [{_BC_CALLBACK: {"steps": bc_steps}}] if bc_steps > 0 else []
+            overrides["callback"] = _with_bc_steps(load_hyperparams(algo, env_id, path=conf_file), bc_steps)
         config = _new_config(
             algo,
             env_id,

@@ -1,4 +1,4 @@
-"""Learning checks (minutes each; ``make test-slow``): the default agent from hyperparams/*.yml really learns."""
+"""Learning checks (minutes each; ``make test-slow``): the agents from hyperparams/*.yml really learn."""
 
 from __future__ import annotations
 
@@ -14,20 +14,24 @@ from facebox.benchmarks.localize import POLICIES, run_episodes, summarize  # noq
 pytestmark = pytest.mark.slow
 
 
-def _sweep(env, policy):
-    episodes, _, speed = run_episodes(env, policy, 200)
-    return episodes, speed
+def _trained(algo: str, runs_dir) -> tuple[dict, dict]:
+    """The YAML agent (seed 0) and the random policy on 200 images of a seed neither training nor its periodic
+    evaluation saw.
+    """
+    model, run_dir = train(algo, runs_dir=runs_dir, seed=0, progress_bar=False, verbose=0)
+    config = yaml.safe_load((run_dir / "config.yml").read_text())
+    env = make_eval_env(config, data=held_out(config["eval"]["data"], offset=1))
+    rows = []
+    for name, policy in (("agent", model_policy(model)), ("random", POLICIES["random"](0))):
+        episodes, _, speed = run_episodes(env, policy, 200)
+        rows.append(summarize(name, episodes, speed))
+    return rows[0], rows[1]
 
 
 @pytest.fixture(scope="module")
 def default_agent(tmp_path_factory):
-    """The default agent as ``make demo`` trains it (seed 0), evaluated on images of a seed it never saw."""
-    model, run_dir = train(runs_dir=tmp_path_factory.mktemp("runs"), seed=0, progress_bar=False, verbose=0)
-    config = yaml.safe_load((run_dir / "config.yml").read_text())
-    env = make_eval_env(config, data=held_out(config["eval"]["data"], offset=1))
-    agent = summarize("agent", *_sweep(env, model_policy(model)))
-    rand = summarize("random", *_sweep(env, POLICIES["random"](0)))
-    return agent, rand
+    """The default agent as ``make demo`` trains it."""
+    return _trained("dqn", tmp_path_factory.mktemp("runs"))
 
 
 def test_default_agent_beats_random_by_a_wide_margin(default_agent):
@@ -36,9 +40,15 @@ def test_default_agent_beats_random_by_a_wide_margin(default_agent):
     assert agent["mean_iou"] >= rand["mean_iou"] + 0.2
 
 
+def test_ppo_agent_beats_random_by_a_wide_margin(tmp_path):
+    agent, rand = _trained("ppo", tmp_path)
+    assert agent["success@0.5"] >= rand["success@0.5"] + 0.3
+    assert agent["median_steps"] <= 20  # it triggers: PPO's failure mode is never triggering (40 steps)
+
+
 @pytest.mark.xfail(
-    reason="issue 4 target not reached yet: the default agent measures success@0.5 0.60, median 21 steps after "
-    "~9 minutes (held-out seed 2); the perception has to be learned from scratch within the budget",
+    reason="issue 4 target not reached: the default agent measures success@0.5 ~0.57, median ~23 steps after "
+    "~9 minutes (held-out seed 2); small faces seen from the whole image at 64 px are not found",
     strict=False,
 )
 def test_default_agent_meets_the_target(default_agent):

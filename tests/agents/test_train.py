@@ -101,6 +101,17 @@ def test_swapping_the_encoder_keeps_only_options_the_new_encoder_takes():
     assert vit["policy_kwargs"] == {**default, "encoder": "vit", "encoder_kwargs": {"depth": 1}}
 
 
+def test_bc_steps_changes_only_the_number_of_warm_start_states():
+    from facebox.agents.train import _with_bc_steps
+
+    yaml_entry = load_hyperparams("dqn", ENV_ID)
+    (bc,) = yaml_entry["callback"]
+    (options,) = bc.values()
+    assert _with_bc_steps(yaml_entry, 5000) == [{**bc, next(iter(bc)): {**options, "steps": 5000}}]
+    assert _with_bc_steps(yaml_entry, 0) == []
+    assert _with_bc_steps({}, 10) == [{next(iter(bc)): {"steps": 10}}]
+
+
 def test_unknown_hyperparameter_names_the_valid_keys(tmp_path):
     conf = _write_conf(tmp_path)
     with pytest.raises(KeyError, match=r"learning_rat.*valid keys.*learning_rate"):
