@@ -38,18 +38,27 @@ class GreedyOracle:
     corners closest to the target's.
     """
 
+    def move_gains(self, env: BoxEnv) -> np.ndarray:
+        """Each move's look-ahead score: the best IoU reachable with it and one more move (a hair more for the
+        move that already gains on its own, which wins ties).
+        """
+        env = env.unwrapped
+        at = env.action_type
+        candidates = at.candidate_boxes(env.box, env.bounds)  # [M, 4]
+        second = at.candidate_boxes(candidates, env.bounds)  # [M, M, 4]
+        one = iou(candidates, env.targets).max(axis=1)
+        two = iou(second.reshape(-1, 4), env.targets).max(axis=1).reshape(len(one), -1).max(axis=1)
+        return np.maximum(one, two) + 1e-6 * one
+
     def discrete_action(self, env: BoxEnv) -> int:
         env = env.unwrapped
         at = env.action_type
         if env._terminal_is_positive():
             return at.terminal_action
-        candidates = at.candidate_boxes(env.box, env.bounds)  # [M, 4]
-        second = at.candidate_boxes(candidates, env.bounds)  # [M, M, 4]
-        one = iou(candidates, env.targets).max(axis=1)
-        two = iou(second.reshape(-1, 4), env.targets).max(axis=1).reshape(len(one), -1).max(axis=1)
-        gains = np.maximum(one, two) + 1e-6 * one  # prefer the pair whose first move already gains
+        gains = self.move_gains(env)
         best = int(np.argmax(gains))
         if gains[best] <= env.iou + 1e-9:
+            candidates = at.candidate_boxes(env.box, env.bounds)
             best = int(np.argmin(np.abs(candidates - env.targets[env.best_target]).sum(axis=1)))
         return at.moves[best]
 
