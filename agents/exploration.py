@@ -43,7 +43,6 @@ __all__ = [
     "action_logits",
     "policy_forward",
     "box_geometry",
-    "soft_label",
 ]
 
 
@@ -154,8 +153,7 @@ def box_geometry(env: gym.Env) -> np.ndarray:
 @dataclasses.dataclass
 class Demonstrations:
     """States with the oracle's action for each, the action the driver took there, the discounted return that
-    followed (whole episodes only, so every return is complete), the state's :func:`box_geometry` and the
-    oracle's :func:`soft_label`.
+    followed (whole episodes only, so every return is complete) and the state's :func:`box_geometry`.
     """
 
     observations: dict[str, np.ndarray]
@@ -163,7 +161,6 @@ class Demonstrations:
     actions: np.ndarray
     returns: np.ndarray
     geometry: np.ndarray
-    soft_labels: np.ndarray
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -178,33 +175,16 @@ class Demonstrations:
         return ({k: v[idx] for k, v in self.observations.items()}, *(getattr(self, f)[idx] for f in _ARRAYS))
 
 
-_ARRAYS = ("labels", "actions", "returns", "geometry", "soft_labels")
-
-
-def soft_label(oracle: GreedyOracle, env: gym.Env, label: int, temperature: float) -> np.ndarray:
-    """The oracle's choice as a distribution over actions: a softmax of the moves' look-ahead IoU over
-    ``temperature`` (IoU units), so moves nearly as good as the argmax keep their share; one-hot for a trigger,
-    when no move gains, or at temperature 0. From the whole image a small face leaves several moves within a
-    fraction of a percent of IoU of each other, and the argmax among them is noise for the learner.
-    """
-    base = env.unwrapped
-    out = np.zeros(len(base.action_type.table), np.float32)
-    gains = oracle.move_gains(base) if temperature > 0 and label != base.action_type.terminal_action else None
-    if gains is None or gains.max() <= base.iou + 1e-9:
-        out[label] = 1.0
-        return out
-    z = np.exp((gains - gains.max()) / temperature)
-    out[list(base.action_type.moves)] = z / z.sum()
-    return out
+_ARRAYS = ("labels", "actions", "returns", "geometry")
 
 
 def collect_demonstrations(
-    policy, envs: list[gym.Env], steps: int, learner_drives: bool, seed: int, gamma: float, temperature: float = 0.0
+    policy, envs: list[gym.Env], steps: int, learner_drives: bool, seed: int, gamma: float
 ) -> Demonstrations:
     """``steps`` states from whole episodes, the oracle or ``policy`` (DAgger) choosing the moves."""
     oracle = GreedyOracle()
     obs = [env.reset(seed=seed + i)[0] for i, env in enumerate(envs)]
-    running: list[list[tuple]] = [[] for _ in envs]  # (obs, label, action, reward, geometry, soft) per episode
+    running: list[list[tuple]] = [[] for _ in envs]  # (obs, label, action, reward, geometry) of each episode
     rows: list[tuple] = []
     while len(rows) < steps:
         labels = [oracle.discrete_action(env) for env in envs]
@@ -212,21 +192,21 @@ def collect_demonstrations(
         if learner_drives:
             actions = policy.predict({k: np.stack([o[k] for o in obs]) for k in obs[0]}, deterministic=True)[0]
         for i, env in enumerate(envs):
-            extra = box_geometry(env), soft_label(oracle, env, labels[i], temperature)
+            geometry = box_geometry(env)
             next_obs, reward, terminated, truncated, _ = env.step(actions[i])
-            running[i].append((obs[i], labels[i], int(actions[i]), reward, *extra))
+            running[i].append((obs[i], labels[i], int(actions[i]), reward, geometry))
             obs[i] = next_obs
             if terminated or truncated:
                 ret = 0.0
-                for o, label, action, r, *extra in reversed(running[i]):
+                for o, label, action, r, g in reversed(running[i]):
                     ret = r + gamma * ret
-                    rows.append((o, label, action, np.float32(ret), *extra))
+                    rows.append((o, label, action, np.float32(ret), g))
                 running[i] = []
                 obs[i] = env.reset()[0]
     rows = rows[:steps]
     return Demonstrations(
         {k: np.stack([row[0][k] for row in rows]) for k in rows[0][0]},
-        *(np.array([row[j] for row in rows]) for j in (1, 2, 3, 4, 5)),
+        *(np.array([row[j] for row in rows]) for j in (1, 2, 3, 4)),
     )
 
 
@@ -237,13 +217,12 @@ def imitation_loss(
     actions,
     returns,
     geometry,
-    soft_labels,
     head: nn.Module | None = None,
     value_coef: float = 0.1,
 ) -> torch.Tensor:
     """Imitate the oracle, calibrate the values RL will start from, and (with ``head``) read the geometry.
 
-    Cross-entropy on the oracle's (soft) action over the per-action scores, plus a regression on the observed returns:
+    Cross-entropy on the oracle's action over the per-action scores, plus a regression on the observed returns:
     of the critic for an actor-critic policy (a PPO that starts with a random critic feeds its warm policy noise
     advantages), of the taken action's Q-value for DQN (so TD learning starts from Q-values in return units).
     ``head`` maps the encoder features to :func:`box_geometry` (an auxiliary task, as UNREAL's: a class label
@@ -254,7 +233,7 @@ def imitation_loss(
     features, scores, values = policy_forward(policy, obs)
     if values is None:
         values = scores.gather(1, actions[:, None]).squeeze(1)
-    loss = F.cross_entropy(scores, soft_labels) + value_coef * F.mse_loss(values, returns)
+    loss = F.cross_entropy(scores, labels) + value_coef * F.mse_loss(values, returns)
     if head is not None:
         loss = loss + F.smooth_l1_loss(head(features), geometry)
     return loss
@@ -339,7 +318,6 @@ def behaviour_cloning(
     *,
     rounds: int = 2,
     epochs: int = 4,
-    temperature: float = 0.0,
     n_envs: int = 8,
     seed: int = 0,
     **options,
@@ -348,8 +326,7 @@ def behaviour_cloning(
 
     ``steps`` labelled states are collected over ``rounds`` rounds: in the first the oracle drives, in the others
     the current learner does (DAgger) and the data are aggregated; after each round the network is fitted for
-    ``epochs`` passes (``options`` go to :class:`Imitation`) towards the oracle's :func:`soft_label` at
-    ``temperature``. A DQN's target network is synchronised afterwards.
+    ``epochs`` passes (``options`` go to :class:`Imitation`). A DQN's target network is synchronised afterwards.
     Returns the :class:`Imitation`, whose ``stats`` hold the agreement with the oracle on the last round's states
     before and after fitting, the oracle's most frequent action share (the floor) and the last loss.
     """
@@ -360,9 +337,7 @@ def behaviour_cloning(
     imitation = Imitation(model.policy, seed=seed, **options)
     envs = [make_env() for _ in range(n_envs)]
     for r in range(rounds):
-        new = collect_demonstrations(
-            model.policy, envs, steps // rounds, r > 0, seed + r * n_envs, model.gamma, temperature
-        )
+        new = collect_demonstrations(model.policy, envs, steps // rounds, r > 0, seed + r * n_envs, model.gamma)
         before = imitation.agreement(new)
         imitation.add(new)
         loss = imitation.fit(epochs)
@@ -400,7 +375,6 @@ class BehaviourCloning(BaseCallback):
         learning_rate: float = 1e-3,
         geometry: bool = True,
         value_coef: float = 0.1,
-        temperature: float = 0.0,
         anchor: float = 0.0,
         anchor_batches: int = 4,
         anchor_decay: float = 0.95,
@@ -415,7 +389,6 @@ class BehaviourCloning(BaseCallback):
             "learning_rate": learning_rate,
             "geometry": geometry,
             "value_coef": value_coef,
-            "temperature": temperature,
         }
         self.anchor_schedule = (anchor, anchor_batches, anchor_decay)
         self.imitation: Imitation | None = None

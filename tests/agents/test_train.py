@@ -332,25 +332,6 @@ def test_demonstrations_carry_the_discounted_returns_of_whole_episodes():
     assert 1 in np.round(rewards)  # the oracle's moves raise the IoU
 
 
-def test_soft_labels_spread_over_moves_as_good_as_the_oracle_choice():
-    from facebox.agents.exploration import soft_label
-    from facebox.envs.policies import GreedyOracle
-
-    env = gym.make(ENV_ID, config=TINY_ENV["config"])
-    env.reset(seed=0)
-    oracle = GreedyOracle()
-    label = oracle.discrete_action(env)
-    hard, soft = soft_label(oracle, env, label, 0.0), soft_label(oracle, env, label, 0.01)
-    assert hard.argmax() == label and hard.sum() == 1.0 and hard.max() == 1.0
-    gains = oracle.move_gains(env)
-    assert soft.argmax() == label and soft.sum() == pytest.approx(1.0) and soft[8] == 0.0
-    assert np.all(np.diff(soft[:8][np.argsort(gains)]) >= 0)  # more IoU ahead, more probability
-    base = env.unwrapped
-    base.box = base.targets[0].copy()  # on the face: the trigger, whatever the temperature
-    base._update_iou()
-    assert soft_label(oracle, env, 8, 0.01)[8] == 1.0
-
-
 @pytest.mark.parametrize("algo", ["ppo", "dqn"])
 def test_behaviour_cloning_calibrates_the_values_rl_starts_from(algo):
     from stable_baselines3 import DQN, PPO
@@ -363,8 +344,7 @@ def test_behaviour_cloning_calibrates_the_values_rl_starts_from(algo):
     else:
         model = DQN(DQNEncoderPolicy, venv, policy_kwargs=TINY_ENCODER, seed=0, gamma=0.9, buffer_size=100)
     data = collect_demonstrations(None, [gym.make(ENV_ID, config=TINY_ENV["config"])], 500, False, seed=9, gamma=0.9)
-    arrays = (data.labels, data.actions, data.returns, data.geometry, data.soft_labels)
-    tensors = (torch.as_tensor(x) for x in arrays)
+    tensors = (torch.as_tensor(x) for x in (data.labels, data.actions, data.returns, data.geometry))
     held_out_batch = (model.policy.obs_to_tensor(data.observations)[0], *tensors)
     with torch.no_grad():
         before = imitation_loss(model.policy, *held_out_batch).item()
