@@ -6,12 +6,14 @@ frame (OTB's one-pass evaluation); scores are those of :mod:`facebox.benchmarks.
 ``csrt``, ``mil``, ``mosse``, ``medianflow``; the greedy IoU ``oracle`` (reads the ground truth: the ceiling of the
 tracking env's action set); ``model:PATH``, a saved stable-baselines3 model driving the tracking env. The oracle and
 models run through ``facebox/FaceTracking-v0`` in eval mode, configured by ``--config`` (YAML, the env's config
-keys; a model needs the observation settings it was trained with).
+keys) on top of, for a model trained by ``facebox.agents.train``, its run's env config (the observation it was
+trained with).
 
     python -m facebox.benchmarks.track --data otb:../shared/data/otb_face_sequences \
         --tracker kcf --tracker csrt --tracker oracle --out results/track
+    python -m facebox.agents.train --algo ppo --env facebox/FaceTracking-v0
     python -m facebox.benchmarks.track --data "synthetic?length=20" --tracker oracle \
-        --tracker model:runs/ppo/model.zip --config runs/ppo/env.yml --out results/track-synthetic
+        --tracker model:runs/RUN/final_model.zip --out results/track-synthetic
 """
 
 from __future__ import annotations
@@ -123,17 +125,32 @@ def env_tracker(policy: Policy, env_config: Mapping) -> Tracker:
 
 
 def _algorithm(path: str) -> type:
-    """DQN for a saved Q-network policy, else PPO: every actor-critic policy predicts the same way whichever
-    on-policy algorithm trained it, and only prediction is needed here.
+    """DQN for a saved DQN (its data carry a target-network schedule, whatever the policy class), else PPO: every
+    actor-critic policy predicts the same way whichever on-policy algorithm trained it, and only prediction is
+    needed here.
     """
     from stable_baselines3 import DQN, PPO
 
     try:
         with zipfile.ZipFile(path) as archive:
-            module = json.loads(archive.read("data"))["policy_class"]["__module__"]
+            data = json.loads(archive.read("data"))
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
         raise ValueError(f"{path}: not a saved stable-baselines3 model ({e})") from None
-    return DQN if module == "stable_baselines3.dqn.policies" else PPO
+    return DQN if "target_update_interval" in data else PPO
+
+
+def _trained_env_config(path: str) -> dict:
+    """The env config a ``facebox.agents.train`` run trained with (its ``config.yml``), without the data and mode
+    the runner sets; empty for a model saved elsewhere (then ``--config`` must give the observation settings).
+    """
+    from facebox.agents.evaluate import find_config
+
+    try:
+        run = yaml.safe_load(find_config(Path(path)).read_text()) or {}
+    except FileNotFoundError:
+        return {}
+    trained = ((run.get("hyperparams") or {}).get("env_kwargs") or {}).get("config") or {}
+    return {k: v for k, v in trained.items() if k not in ("dataset", "mode")}
 
 
 def _model_policy(path: str, dataset: VideoDataset, env_config: Mapping) -> Policy:
@@ -151,7 +168,9 @@ def make_tracker(spec: str, dataset: VideoDataset, env_config: Mapping | None = 
     """A tracker by name: an OpenCV one, ``oracle``, or ``model:PATH``."""
     env_config = dict(env_config or {})
     if spec.startswith("model:"):
-        return env_tracker(_model_policy(spec.removeprefix("model:"), dataset, env_config), env_config)
+        path = spec.removeprefix("model:")
+        env_config = {**_trained_env_config(path), **env_config}
+        return env_tracker(_model_policy(path, dataset, env_config), env_config)
     if spec == "oracle":
         oracle = GreedyOracle()
         return env_tracker(lambda env, obs: oracle(env), env_config)
@@ -188,7 +207,8 @@ def plot_curves(scores: Mapping[str, Scores], out_dir: Path) -> list[Path]:
         figure = Figure(figsize=(5, 4), layout="constrained")
         ax = figure.subplots()
         for tracker, s in scores.items():
-            ax.plot(x, getattr(s, curve), label=f"{tracker} [{getattr(s, score):.3f}]")
+            name = tracker if len(tracker) <= 40 else "..." + tracker[-37:]  # model paths would squeeze the axes
+            ax.plot(x, getattr(s, curve), label=f"{name} [{getattr(s, score):.3f}]")
         ax.set(xlabel=xlabel, ylabel=ylabel, xlim=(x[0], x[-1]), ylim=(0, 1.02), title=f"{name.capitalize()} (OPE)")
         ax.grid(alpha=0.3)
         ax.legend(loc="best")

@@ -45,12 +45,12 @@ TINY = {
 }
 
 
-def _tiny_train(tmp_path: Path, algo: str = "ppo", seed: int = 0, **kwargs):
+def _tiny_train(tmp_path: Path, algo: str = "ppo", seed: int = 0, env_id: str = ENV_ID, **kwargs):
     hyperparams = {**TINY[algo], "policy_kwargs": TINY_ENCODER, "callback": [], **kwargs.pop("hyperparams", {})}
     options = {"eval_freq": 10**6, "eval_episodes": 2, "checkpoint_freq": 10**6, "progress_bar": False, "verbose": 0}
     return train(
         algo,
-        ENV_ID,
+        env_id,
         seed=seed,
         hyperparams=hyperparams,
         runs_dir=tmp_path,
@@ -219,6 +219,18 @@ def test_evaluate_prints_metrics_and_writes_a_gif(tmp_path, capsys):
     assert summary["episodes"] == 3
     assert (out / "episodes.gif").stat().st_size > 0
     assert yaml.safe_load((out / "metrics.yml").read_text())["episodes"] == 3
+
+
+@pytest.mark.parametrize("algo", ["ppo", "dqn"])
+def test_agents_train_on_the_tracking_env_and_run_in_the_otb_runner(tmp_path, algo):
+    from facebox.benchmarks import track
+
+    _, run_dir = _tiny_train(tmp_path, algo, env_id="facebox/FaceTracking-v0")
+    model = f"model:{run_dir / 'final_model.zip'}"  # observation settings come from the run's config.yml
+    out = tmp_path / "track"
+    (row,) = track.main(["--data", "synthetic?length=1", "--tracker", model, "--max-frames", "6", "--out", str(out)])
+    assert row["frames"] == 6 and 0.0 <= row["auc"] <= 1.0
+    assert (out / "success.png").is_file()
 
 
 def test_harness_puts_a_trained_model_beside_the_reference_policies(tmp_path):
