@@ -207,8 +207,8 @@ def plot_curves(scores: Mapping[str, Scores], out_dir: Path) -> list[Path]:
         figure = Figure(figsize=(5, 4), layout="constrained")
         ax = figure.subplots()
         for tracker, s in scores.items():
-            name = tracker if len(tracker) <= 40 else "..." + tracker[-37:]  # model paths would squeeze the axes
-            ax.plot(x, getattr(s, curve), label=f"{name} [{getattr(s, score):.3f}]")
+            short = tracker if len(tracker) <= 40 else "..." + tracker[-37:]  # model paths would squeeze the axes
+            ax.plot(x, getattr(s, curve), label=f"{short} [{getattr(s, score):.3f}]")
         ax.set(xlabel=xlabel, ylabel=ylabel, xlim=(x[0], x[-1]), ylim=(0, 1.02), title=f"{name.capitalize()} (OPE)")
         ax.grid(alpha=0.3)
         ax.legend(loc="best")
