@@ -1,15 +1,16 @@
 """Training speed of SB3 PPO and DQN with each facebox encoder, as the default agents train.
 
-Each row builds the model exactly as ``facebox.agents.train`` does from ``hyperparams/<algo>.yml`` (same vec env,
-observation, algorithm settings), with the encoder swapped: ``default`` is the YAML's own encoder and options,
-``cnn`` the full course CNN, ``dwsep`` and ``vit`` at their defaults. The behaviour-cloning warm start is left
+Each row builds the model exactly as ``facebox.agents.train --encoder NAME`` does from ``hyperparams/<algo>.yml``
+(same vec env, observation, algorithm settings; the YAML's encoder options stay where the encoder takes them, so
+``cnn`` is the YAML's CNN, ``dwsep`` the same made separable, ``vit`` at its defaults); ``course`` is the course
+CNN at its full widths (32/64/128, FC 500, stride 1) for reference. The behaviour-cloning warm start is left
 out: it is supervised learning before RL, timed by the training run itself. Frames per second are env steps per
 wall-clock second of ``model.learn`` after a warm-up ``learn`` (which pays for model building, the first rollout
 and allocator growth); the env's own random-action steps/s, measured in the same run, is the ceiling. The machine
 may be shared, so compare rows of one run rather than absolute numbers.
 
     python -m facebox.benchmarks.train_speed                       # PPO and DQN, every encoder
-    python -m facebox.benchmarks.train_speed --algo ppo --encoder default cnn --steps 8192
+    python -m facebox.benchmarks.train_speed --algo ppo --encoder cnn course --steps 8192
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from facebox.agents.train import DEFAULT_ENV, POLICIES, algorithm_kwargs, load_h
 
 __all__ = ["env_steps_per_second", "training_fps", "main"]
 
-ENCODER_CHOICES = ("default", *ENCODERS)
+ENCODER_CHOICES = (*ENCODERS, "course")
 
 
 def env_steps_per_second(env_kwargs: dict, steps: int = 3000, seed: int = 0) -> float:
@@ -46,10 +47,10 @@ def env_steps_per_second(env_kwargs: dict, steps: int = 3000, seed: int = 0) -> 
 
 def training_fps(algo: str, encoder: str, steps: int, warmup: int, seed: int = 0) -> float:
     """Env steps per second of ``model.learn(steps)`` after ``learn(warmup)``, the YAML's settings otherwise."""
-    hp = copy.deepcopy(load_hyperparams(algo, DEFAULT_ENV))
+    hp = copy.deepcopy(load_hyperparams(algo, DEFAULT_ENV, encoder="cnn" if encoder == "course" else encoder))
     policy_kwargs = hp.get("policy_kwargs") or {}
-    if encoder != "default":
-        policy_kwargs.update(encoder=encoder, encoder_kwargs={})
+    if encoder == "course":
+        policy_kwargs["encoder_kwargs"] = {}
     venv = make_venv(DEFAULT_ENV, int(hp.get("n_envs", 1)), seed, hp.get("env_kwargs"))
     try:
         model = ALGOS[algo](
