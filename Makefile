@@ -25,7 +25,7 @@ test: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) -m pytest -n $(PYTEST_WORKERS)
 
 test-slow: $(STAMP)
-	OMP_NUM_THREADS=1 $(PY) -m pytest -n $(PYTEST_WORKERS) -m slow
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m slow
 
 lint: $(STAMP)
 	$(PY) -m ruff check envs agents perception benchmarks src tests
