@@ -234,8 +234,9 @@ def imitation_loss(
     if values is None:
         values = scores.gather(1, actions[:, None]).squeeze(1)
     loss = F.cross_entropy(scores, labels) + value_coef * F.mse_loss(values, returns)
-    if head is not None:
-        loss = loss + F.smooth_l1_loss(head(features), geometry)
+    known = torch.isfinite(geometry).all(dim=1)  # a tracked face out of view has no geometry
+    if head is not None and known.any():
+        loss = loss + F.smooth_l1_loss(head(features[known]), geometry[known])
     return loss
 
 

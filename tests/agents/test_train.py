@@ -38,7 +38,14 @@ from facebox.agents.train import (  # noqa: E402
 ENV_ID = "facebox/FaceLocalization-v0"
 TINY_ENCODER = {"encoder": "cnn", "encoder_kwargs": {"channels": [4, 8, 8], "fc": 16, "stride": 1}, "net_arch": []}
 TINY_ENV = {"config": {"observation": {"size": 32}}}
-PPO_TINY = {"n_steps": 64, "batch_size": 32, "n_epochs": 1}
+
+
+def _tiny_ppo(venv):
+    from stable_baselines3 import PPO
+
+    return PPO(PPOEncoderPolicy, venv, policy_kwargs=TINY_ENCODER, seed=0, n_steps=64, batch_size=32, n_epochs=1)
+
+
 TINY = {
     "ppo": {"n_timesteps": 128, "n_envs": 1, "n_steps": 64, "batch_size": 32, "n_epochs": 1},
     "dqn": {"n_timesteps": 200, "n_envs": 1, "learning_starts": 50, "buffer_size": 500, "train_freq": 4},
@@ -344,6 +351,22 @@ def test_demonstrations_carry_the_discounted_returns_of_whole_episodes():
     assert 1 in np.round(rewards)  # the oracle's moves raise the IoU
 
 
+def test_imitation_loss_skips_the_geometry_of_faces_out_of_view():
+    from torch import nn
+
+    from facebox.agents.exploration import GEOMETRY_SIZE, imitation_loss
+
+    venv = make_venv(ENV_ID, 1, 0, TINY_ENV)
+    policy = _tiny_ppo(venv).policy
+    data = collect_demonstrations(None, [gym.make(ENV_ID, config=TINY_ENV["config"])], 8, False, seed=0, gamma=0.9)
+    data.geometry[:4] = np.nan
+    head = nn.Linear(policy.features_extractor.features_dim, GEOMETRY_SIZE)
+    tensors = [torch.as_tensor(x) for x in (data.labels, data.actions, data.returns, data.geometry)]
+    loss = imitation_loss(policy, policy.obs_to_tensor(data.observations)[0], *tensors, head)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(head.weight.grad).all() and head.weight.grad.abs().sum() > 0
+
+
 @pytest.mark.parametrize("algo", ["ppo", "dqn"])
 def test_behaviour_cloning_calibrates_the_values_rl_starts_from(algo):
     from stable_baselines3 import DQN, PPO
@@ -371,13 +394,13 @@ def test_behaviour_cloning_calibrates_the_values_rl_starts_from(algo):
 
 
 def test_anchor_keeps_imitating_between_ppo_updates_and_is_refused_for_dqn(tmp_path):
-    from stable_baselines3 import DQN, PPO
+    from stable_baselines3 import DQN
 
     from facebox.agents.exploration import BehaviourCloning
     from facebox.agents.train import DQNEncoderPolicy
 
     venv = make_venv(ENV_ID, 1, 0, TINY_ENV)
-    model = PPO(PPOEncoderPolicy, venv, policy_kwargs=TINY_ENCODER, seed=0, **PPO_TINY)
+    model = _tiny_ppo(venv)
     bc = BehaviourCloning(steps=300, rounds=1, epochs=1, anchor=1.0, anchor_batches=2, anchor_decay=0.5, verbose=0)
     model.learn(192, callback=bc)
     assert bc._rollouts == 3  # 192 steps of 64-step rollouts
