@@ -43,6 +43,7 @@ __all__ = [
     "haar_detector",
     "run_detector",
     "make_policy",
+    "localization_env",
     "write_table",
     "write_animation",
     "main",
@@ -203,12 +204,13 @@ def make_policy(name: str, data: str, target: str, seed: int = 0, render: bool =
         return make_eval_env(config, data, target, render=render), model_policy(model)
     if name not in POLICIES:
         raise ValueError(f"unknown policy {name!r}; expected one of {[*POLICIES, 'model:PATH']}")
-    env = gym.make(
-        "facebox/FaceLocalization-v0",
-        config={"dataset": data, "target": target},
-        render_mode="rgb_array" if render else None,
-    )
-    return env, POLICIES[name](seed)
+    return localization_env(data, target, render), POLICIES[name](seed)
+
+
+def localization_env(data: str, target: str, render: bool = False) -> gym.Env:
+    """The default localization env on ``data``, scoring against ``target`` faces."""
+    config = {"dataset": data, "target": target}
+    return gym.make("facebox/FaceLocalization-v0", config=config, render_mode="rgb_array" if render else None)
 
 
 def _policy_name(value: str) -> str:
@@ -241,7 +243,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
         record = args.gif_episodes if k == 0 else 0
         label = name.removeprefix("model:")
         if name in DETECTORS:
-            env, _ = make_policy("oracle", args.data, args.target)
+            env = localization_env(args.data, args.target)
             episodes, speed = run_detector(env, haar_detector(DETECTORS[name]), args.episodes, args.seed)
         else:
             env, policy = make_policy(name, args.data, args.target, args.seed, render=record > 0)
