@@ -156,12 +156,14 @@ def _trained_env_config(path: str) -> dict:
 def _model_policy(path: str, dataset: VideoDataset, env_config: Mapping) -> Policy:
     from stable_baselines3.common.vec_env import DummyVecEnv
 
+    from facebox.agents.evaluate import model_policy
+
     probe = FaceTrackingEnv(config={**env_config, "dataset": dataset, "mode": "eval"})
     try:  # loading with an env makes SB3 check that the model's spaces match the env's
         model = _algorithm(path).load(path, env=DummyVecEnv([lambda: probe]), device="cpu")
     except ValueError as e:
         raise ValueError(f"model {path} does not fit the tracking env configured by --config: {e}") from None
-    return lambda env, obs: model.predict(obs, deterministic=True)[0]
+    return model_policy(model)
 
 
 def make_tracker(spec: str, dataset: VideoDataset, env_config: Mapping | None = None) -> Tracker:
