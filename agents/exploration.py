@@ -267,6 +267,7 @@ class Imitation:
         parameters = [*policy.parameters(), *(self.head.parameters() if self.head else [])]
         self.optimizer = torch.optim.Adam(parameters, lr=learning_rate)
         self.data: Demonstrations | None = None
+        self.stats: dict[str, float] = {}  # filled by behaviour_cloning
 
     def add(self, data: Demonstrations) -> None:
         self.data = data if self.data is None else self.data + data
@@ -393,7 +394,6 @@ class BehaviourCloning(BaseCallback):
         }
         self.anchor_schedule = (anchor, anchor_batches, anchor_decay)
         self.imitation: Imitation | None = None
-        self.stats: dict[str, float] = {}
         self._rollouts = 0
 
     def _on_training_start(self) -> None:
@@ -405,11 +405,11 @@ class BehaviourCloning(BaseCallback):
         spec = dataclasses.replace(self.training_env.get_attr("spec", indices=[0])[0], additional_wrappers=())
         seed = 0 if self.model.seed is None else self.model.seed
         self.imitation = behaviour_cloning(self.model, lambda: gym.make(spec), seed=seed, **self.options)
-        self.stats = self.imitation.stats
-        for key, value in self.stats.items():
+        stats = self.imitation.stats
+        for key, value in stats.items():
             self.logger.record(f"bc/{key}", value)
         if self.verbose:
-            print("behaviour cloning: " + "  ".join(f"{k} {v:.3f}" for k, v in self.stats.items()))
+            print("behaviour cloning: " + "  ".join(f"{k} {v:.3f}" for k, v in stats.items()))
 
     def _on_rollout_end(self) -> None:
         anchor, batches, decay = self.anchor_schedule
