@@ -1,10 +1,10 @@
 """Train DQN and PPO with each encoder and compare them with the oracle and the random policy on the same images.
 
 Each agent is trained by ``facebox.agents.train`` from ``hyperparams/<algo>.yml`` with the encoder swapped (the
-YAML's ``encoder_kwargs`` belong to its own encoder, so ``cnn``/``dwsep``/``vit`` run at their defaults unless
-``--encoder default`` is given), then evaluated on held-out synthetic images (the training seed + 2, which no
-training or periodic evaluation saw) next to the greedy oracle and the random policy; one table (Markdown + CSV)
-with training minutes and training fps beside the localization metrics.
+YAML's ``encoder_kwargs`` stay where the encoder takes them: ``dwsep`` is the YAML's CNN made separable, ``vit``
+runs at its defaults), then evaluated on held-out synthetic images (the training seed + 2, which neither training
+nor its periodic evaluation saw) next to the greedy oracle and the random policy; one table (Markdown + CSV) with
+the RL steps and training minutes beside the localization metrics. Training speed is ``train_speed``'s job.
 
     python -m facebox.benchmarks.agents --algo dqn ppo --encoder cnn dwsep vit --hyperparams n_timesteps=50000
 """
