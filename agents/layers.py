@@ -20,11 +20,11 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from facebox.agents.encoders import ENCODERS, encoder_policy_kwargs
+from facebox.agents.encoders import ENCODERS, SpatialSoftmax, encoder_policy_kwargs
 
 __all__ = ["LayerRow", "layer_table", "format_table", "main"]
 
-ROW_TYPES = (nn.Conv2d, nn.MaxPool2d, nn.Linear, nn.TransformerEncoderLayer, nn.LayerNorm)
+ROW_TYPES = (nn.Conv2d, nn.MaxPool2d, nn.Linear, nn.TransformerEncoderLayer, nn.LayerNorm, SpatialSoftmax)
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,8 @@ def _config(module: nn.Module) -> str:
         return f"{module.in_features} → {module.out_features}"
     if isinstance(module, nn.TransformerEncoderLayer):
         return f"{module.self_attn.num_heads} heads, MLP {module.linear1.out_features}"
+    if isinstance(module, SpatialSoftmax):
+        return f"{module.score.out_channels} keypoints (1×1 scores)"
     return ""
 
 

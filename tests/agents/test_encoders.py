@@ -13,7 +13,7 @@ from gymnasium import spaces  # noqa: E402
 from stable_baselines3 import DQN, PPO  # noqa: E402
 
 import facebox  # noqa: E402, F401  (registers the environments)
-from facebox.agents.encoders import ENCODERS, encoder_policy_kwargs, sincos_2d  # noqa: E402
+from facebox.agents.encoders import ENCODERS, SpatialSoftmax, encoder_policy_kwargs, sincos_2d  # noqa: E402
 
 ENV_ID = "facebox/FaceLocalization-v0"
 HISTORY = 90  # 10 one-hot actions of 9
@@ -141,6 +141,30 @@ def test_options_reach_the_network():
     assert vit.networks["glimpse"].position.shape == (64, 32)  # (32 / 4)² patches
 
 
+def test_spatial_softmax_reads_the_position_of_the_strongest_response():
+    # One channel, hot at row 1, column 5 of a 7x7 map: a large score weight puts all attention there, so the
+    # expected position is that cell's coordinate on the -1..1 grid and the pooled feature its value.
+    layer = SpatialSoftmax(channels=1, keypoints=2)
+    with torch.no_grad():
+        layer.score.weight[:] = torch.tensor([[[[50.0]]], [[[-50.0]]]])
+        layer.score.bias.zero_()
+    x = torch.zeros(1, 1, 7, 7)
+    x[0, 0, 1, 5] = 1.0
+    out = layer(x).view(2, 3)  # per keypoint: x, y, pooled feature
+    assert torch.allclose(out[0], torch.tensor([-1 + 2 * 5 / 6, -1 + 2 * 1 / 6, 1.0]), atol=1e-4)
+    # the second keypoint avoids the hot cell: attention spread over the other 48 cells, centred near (0, 0)
+    assert out[1, 2] < 1e-3 and out[1, :2].abs().max() < 0.05
+
+
+def test_keypoints_replace_the_flatten_of_the_cnn():
+    space = spaces.Dict({"glimpse": _image((64, 64, 3))})
+    cnn = _build("cnn", space, channels=(8, 16, 24), fc=40, stride=2, keypoints=6)
+    network = cnn.networks["glimpse"]
+    assert isinstance(network.convs.keypoints, SpatialSoftmax) and not hasattr(network.convs, "pool3")
+    assert network.head.fc.in_features == 6 * (2 + 24)
+    assert _build("dwsep", space, keypoints=4).networks["glimpse"].head.fc.in_features == 4 * (2 + 128)
+
+
 @pytest.mark.parametrize(
     ("name", "options", "space", "error", "match"),
     [
@@ -149,6 +173,7 @@ def test_options_reach_the_network():
         ("vit", {"patch": 5}, spaces.Dict({"glimpse": _image((32, 32, 3))}), ValueError, "patch size 5"),
         ("vit", {"pool": "max"}, spaces.Dict({"glimpse": _image((32, 32, 3))}), ValueError, "'cls', 'mean'"),
         ("vit", {"width": 30, "heads": 3}, spaces.Dict({"glimpse": _image((32, 32, 3))}), ValueError, "by 4"),
+        ("cnn", {"keypoints": -1}, spaces.Dict({"glimpse": _image((32, 32, 3))}), ValueError, "keypoints must"),
         ("cnn", {}, spaces.Dict({"history": _history()}), ValueError, "no uint8"),
         ("cnn", {}, _image((32, 32, 3)), TypeError, "spaces.Dict"),
     ],

@@ -101,6 +101,12 @@ def test_options_change_the_table():
     assert rows[0].output == (15, 15, 16) and rows[0].config == "16 × 5×5 /2 pad 1"
     # pools 15 -> 7 -> 3 -> 1: 1·1·64 features; fc 64·256 + 256 = 16640
     assert rows[-1].weights == 16_640
+    # keypoints 4 replace pool3 + flatten (conv3 map 3×3×64, any size works); scores 1×1: 64·4 + 4 = 260 weights;
+    # out 4·(2 + 64) = 264 -> fc 264·256 + 256 = 67840
+    rows = layer_table("cnn", 32, channels=(16, 32, 64), fc=256, stride=2, keypoints=4)
+    assert [r.name for r in rows][-2:] == ["convs.keypoints", "head.fc"]
+    assert (rows[-2].output, rows[-2].weights, rows[-2].config) == ((264,), 260, "4 keypoints (1×1 scores)")
+    assert rows[-1].weights == 67_840
 
 
 def test_cli_prints_every_encoder_with_totals(capsys):
