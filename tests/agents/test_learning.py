@@ -8,7 +8,7 @@ import yaml
 pytest.importorskip("stable_baselines3")
 
 from facebox.agents.evaluate import make_eval_env, model_policy  # noqa: E402
-from facebox.agents.train import held_out, train  # noqa: E402
+from facebox.agents.train import DEFAULT_ALGO, held_out, train  # noqa: E402
 from facebox.benchmarks.localize import POLICIES, run_episodes, summarize  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -30,25 +30,26 @@ def _trained(algo: str, runs_dir) -> tuple[dict, dict]:
 
 @pytest.fixture(scope="module")
 def default_agent(tmp_path_factory):
-    """The default agent as ``make demo`` trains it."""
-    return _trained("dqn", tmp_path_factory.mktemp("runs"))
+    """The default agent as ``make demo`` trains it (PPO)."""
+    return _trained(DEFAULT_ALGO, tmp_path_factory.mktemp("runs"))
 
 
 def test_default_agent_beats_random_by_a_wide_margin(default_agent):
-    agent, rand = default_agent
-    assert agent["success@0.5"] >= rand["success@0.5"] + 0.3
+    agent, rand = default_agent  # measured 0.64 vs 0.025, median 13 steps
+    assert agent["success@0.5"] >= rand["success@0.5"] + 0.5
+    assert agent["mean_iou"] >= rand["mean_iou"] + 0.2
+    assert agent["median_steps"] <= 15  # it triggers: PPO's failure mode is never triggering (40 steps)
+
+
+def test_guided_dqn_agent_beats_random_by_a_wide_margin(tmp_path):
+    agent, rand = _trained("dqn", tmp_path)  # measured 0.63 vs 0.025
+    assert agent["success@0.5"] >= rand["success@0.5"] + 0.5
     assert agent["mean_iou"] >= rand["mean_iou"] + 0.2
 
 
-def test_ppo_agent_beats_random_by_a_wide_margin(tmp_path):
-    agent, rand = _trained("ppo", tmp_path)
-    assert agent["success@0.5"] >= rand["success@0.5"] + 0.3
-    assert agent["median_steps"] <= 20  # it triggers: PPO's failure mode is never triggering (40 steps)
-
-
 @pytest.mark.xfail(
-    reason="issue 4 target not reached: the default agent measures success@0.5 0.55, median 22 steps after "
-    "8.4 minutes (held-out seed 2); small faces seen from the whole image at 64 px are not found",
+    reason="issue 4 target not reached: the default agent measures success@0.5 0.64 with median 13 steps after "
+    "8.5 minutes (held-out seed 2); small faces seen from the whole image at 64 px are often not found",
     strict=False,
 )
 def test_default_agent_meets_the_target(default_agent):
