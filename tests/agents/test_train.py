@@ -19,6 +19,7 @@ import facebox  # noqa: F401, E402  (registers the environments)
 from facebox.agents import evaluate  # noqa: E402
 from facebox.agents.callbacks import atomic_write  # noqa: E402
 from facebox.agents.exploration import (  # noqa: E402
+    Demonstrations,
     GuidedDQN,
     behaviour_cloning,
     collect_demonstrations,
@@ -351,6 +352,43 @@ def test_demonstrations_carry_the_discounted_returns_of_whole_episodes():
     assert 1 in np.round(rewards)  # the oracle's moves raise the IoU
 
 
+def test_dagger_labels_states_that_lost_the_face_with_zoom_out_only_if_asked():
+    from facebox.envs.policies import GreedyOracle
+
+    class Shrinker:  # a learner that only shrinks the box: it loses any face away from the image centre
+        def predict(self, obs, deterministic=True):
+            return np.full(len(obs["history"]), 5), None
+
+    env = gym.make(ENV_ID, config=TINY_ENV["config"])
+    zoom, plain = (
+        collect_demonstrations(Shrinker(), [env], 400, True, seed=0, gamma=0.9, oracle=GreedyOracle(z))
+        for z in (True, False)
+    )
+    lost = zoom.geometry[:, 4] == 0  # IoU 0; the same states both times, as the learner drives
+    assert lost.sum() >= 20 and np.array_equal(zoom.geometry, plain.geometry)
+    assert np.all(zoom.labels[lost] == 4) and np.mean(plain.labels[lost] == 4) < 0.5  # 4: bigger
+    assert np.array_equal(zoom.labels[~lost], plain.labels[~lost])
+
+
+def test_imitation_buffer_keeps_the_newest_states_up_to_its_capacity():
+    from facebox.agents.exploration import Imitation
+
+    policy = _tiny_ppo(make_venv(ENV_ID, 1, 0, TINY_ENV)).policy
+    data = collect_demonstrations(None, [gym.make(ENV_ID, config=TINY_ENV["config"])], 25, False, seed=0, gamma=0.9)
+    imitation = Imitation(policy, capacity=10)
+    first, second = (Demonstrations(*data.batch(np.arange(a, b))) for a, b in ((0, 7), (7, 25)))
+    imitation.add(first)
+    assert len(imitation) == 7 and np.array_equal(imitation.data.labels[:7], data.labels[:7])
+    imitation.add(second)  # 18 more than the 3 free rows: only states 15..24 stay, in ring order
+    assert len(imitation) == 10 and imitation.added == 25
+    ring = (np.arange(15, 25) % 10).argsort()  # state 15 + j sits in row (15 + j) % 10
+    kept = np.arange(15, 25)[ring]
+    assert np.array_equal(imitation.data.labels, data.labels[kept])
+    assert np.array_equal(imitation.data.observations["glimpse"], data.observations["glimpse"][kept])
+    assert np.array_equal(imitation.data.returns, data.returns[kept])
+    assert np.isfinite(imitation.fit(1))
+
+
 def test_imitation_loss_skips_the_geometry_of_faces_out_of_view():
     from torch import nn
 
@@ -393,7 +431,7 @@ def test_behaviour_cloning_calibrates_the_values_rl_starts_from(algo):
             assert torch.equal(a, b)
 
 
-def test_anchor_keeps_imitating_between_ppo_updates_and_is_refused_for_dqn(tmp_path):
+def test_anchor_keeps_imitating_between_ppo_updates_and_is_refused_for_dqn(tmp_path, monkeypatch):
     from stable_baselines3 import DQN
 
     from facebox.agents.exploration import BehaviourCloning
@@ -401,8 +439,23 @@ def test_anchor_keeps_imitating_between_ppo_updates_and_is_refused_for_dqn(tmp_p
 
     venv = make_venv(ENV_ID, 1, 0, TINY_ENV)
     model = _tiny_ppo(venv)
-    bc = BehaviourCloning(steps=300, rounds=1, epochs=1, anchor=1.0, anchor_batches=2, anchor_decay=0.5, verbose=0)
-    model.learn(192, callback=bc)
+    bc = BehaviourCloning(
+        steps=300, rounds=1, epochs=1, anchor=1.0, anchor_batches=2, anchor_decay=0.5, torch_threads=2, verbose=0
+    )
+    from facebox.agents import exploration
+
+    seen = []
+    cloning = exploration.behaviour_cloning
+    monkeypatch.setattr(
+        exploration, "behaviour_cloning", lambda *a, **k: seen.append(torch.get_num_threads()) or cloning(*a, **k)
+    )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model.learn(192, callback=bc)
+        assert seen == [2] and torch.get_num_threads() == 1  # the warm start's threads are given back for RL
+    finally:
+        torch.set_num_threads(threads)
     assert bc._rollouts == 3  # 192 steps of 64-step rollouts
     assert bc.imitation.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3 * 0.25)  # the third rollout's scale
     dqn = DQN(DQNEncoderPolicy, venv, policy_kwargs=TINY_ENCODER, buffer_size=100, seed=0)
