@@ -188,18 +188,10 @@ _ARRAYS = ("labels", "actions", "returns", "geometry")
 
 
 def collect_demonstrations(
-    policy,
-    envs: list[gym.Env],
-    steps: int,
-    learner_drives: bool,
-    seed: int,
-    gamma: float,
-    oracle: GreedyOracle | None = None,
+    policy, envs: list[gym.Env], steps: int, learner_drives: bool, seed: int, gamma: float
 ) -> Demonstrations:
-    """``steps`` states from whole episodes, the oracle (default: the plain :class:`GreedyOracle`) or ``policy``
-    (DAgger) choosing the moves; the oracle labels every state.
-    """
-    oracle = oracle or GreedyOracle()
+    """``steps`` states from whole episodes, the oracle or ``policy`` (DAgger) choosing the moves."""
+    oracle = GreedyOracle()
     obs = [env.reset(seed=seed + i)[0] for i, env in enumerate(envs)]
     running: list[list[tuple]] = [[] for _ in envs]  # (obs, label, action, reward, geometry) of each episode
     rows: list[tuple] = []
@@ -350,7 +342,6 @@ def behaviour_cloning(
     epochs: int = 4,
     n_envs: int = 8,
     capacity: int | None = None,
-    zoom_out_when_lost: bool = False,
     seed: int = 0,
     **options,
 ) -> Imitation:
@@ -369,11 +360,10 @@ def behaviour_cloning(
         raise TypeError(f"behaviour cloning needs a Discrete action space, got {model.action_space}")
     if steps < rounds or rounds < 1:
         raise ValueError(f"behaviour cloning needs rounds >= 1 and steps >= rounds, got {steps} and {rounds}")
-    imitation = Imitation(model.policy, capacity=capacity or steps, seed=seed, **options)
+    imitation = Imitation(model.policy, capacity=min(capacity or steps, steps), seed=seed, **options)
     envs = [make_env() for _ in range(n_envs)]
-    oracle = GreedyOracle(zoom_out_when_lost)
     for r in range(rounds):
-        new = collect_demonstrations(model.policy, envs, steps // rounds, r > 0, seed + r * n_envs, model.gamma, oracle)
+        new = collect_demonstrations(model.policy, envs, steps // rounds, r > 0, seed + r * n_envs, model.gamma)
         before = imitation.agreement(new)
         imitation.add(new)
         loss = imitation.fit(epochs)
@@ -415,7 +405,6 @@ class BehaviourCloning(BaseCallback):
         value_coef: float = 0.1,
         capacity: int | None = None,
         n_envs: int = 8,
-        zoom_out_when_lost: bool = False,
         torch_threads: int = 1,
         anchor: float = 0.0,
         anchor_batches: int = 4,
@@ -433,7 +422,6 @@ class BehaviourCloning(BaseCallback):
             "value_coef": value_coef,
             "capacity": capacity,
             "n_envs": n_envs,
-            "zoom_out_when_lost": zoom_out_when_lost,
         }
         self.torch_threads = torch_threads
         self.anchor_schedule = (anchor, anchor_batches, anchor_decay)

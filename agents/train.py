@@ -417,7 +417,7 @@ def train(
     return model, run_dir
 
 
-def demo(runs_dir: str | Path = "runs", episodes: int = 200, algo: str = DEFAULT_ALGO) -> list[dict[str, object]]:
+def demo(runs_dir: str | Path = "runs", episodes: int = 1000, algo: str = DEFAULT_ALGO) -> list[dict[str, object]]:
     """Train the default agent, then compare it with the greedy oracle and the random policy on held-out images.
 
     The comparison uses a second held-out seed (not the one evaluated during training), prints the table and
@@ -496,7 +496,7 @@ def main(argv: Sequence[str] | None = None) -> tuple[BaseAlgorithm, Path]:
 def demo_main(argv: Sequence[str] | None = None) -> list[dict[str, object]]:
     parser = argparse.ArgumentParser(description=demo.__doc__.split("\n")[0])
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"))
-    parser.add_argument("--episodes", type=int, default=200)
+    parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--algo", choices=sorted(ALGOS), default=DEFAULT_ALGO)
     args = parser.parse_args(argv)
     return demo(args.runs_dir, args.episodes, args.algo)

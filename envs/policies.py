@@ -36,16 +36,7 @@ class GreedyOracle:
     then shift), where one-step greed oscillates. Ties go to the lowest action index, so the oracle is
     deterministic. When no pair of moves improves the IoU, the oracle takes the move that brings the box
     corners closest to the target's.
-
-    ``zoom_out_when_lost``: when the box misses every face (IoU 0), take the move that enlarges the box most
-    instead. The plain oracle then walks straight to a face the box cannot see, which is right for the
-    reference but unlearnable for an agent that sees only the box: as behaviour-cloning labels those moves are
-    noise, and a cloned agent that lost the face oscillated until the time limit. Zooming out until the face is
-    back in view is what the agent can learn.
     """
-
-    def __init__(self, zoom_out_when_lost: bool = False) -> None:
-        self.zoom_out_when_lost = zoom_out_when_lost
 
     def move_gains(self, env: BoxEnv) -> np.ndarray:
         """Each move's look-ahead score: the best IoU reachable with it and one more move (a hair more for the
@@ -64,11 +55,6 @@ class GreedyOracle:
         at = env.action_type
         if env._terminal_is_positive():
             return at.terminal_action
-        if self.zoom_out_when_lost and env.iou <= 0:
-            candidates = at.candidate_boxes(env.box, env.bounds)
-            areas = np.prod(candidates[:, 2:] - candidates[:, :2], axis=1)
-            if areas.max() > np.prod(env.box[2:] - env.box[:2]):
-                return at.moves[int(np.argmax(areas))]
         gains = self.move_gains(env)
         best = int(np.argmax(gains))
         if gains[best] <= env.iou + 1e-9:

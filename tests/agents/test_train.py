@@ -352,24 +352,6 @@ def test_demonstrations_carry_the_discounted_returns_of_whole_episodes():
     assert 1 in np.round(rewards)  # the oracle's moves raise the IoU
 
 
-def test_dagger_labels_states_that_lost_the_face_with_zoom_out_only_if_asked():
-    from facebox.envs.policies import GreedyOracle
-
-    class Shrinker:  # a learner that only shrinks the box: it loses any face away from the image centre
-        def predict(self, obs, deterministic=True):
-            return np.full(len(obs["history"]), 5), None
-
-    env = gym.make(ENV_ID, config=TINY_ENV["config"])
-    zoom, plain = (
-        collect_demonstrations(Shrinker(), [env], 400, True, seed=0, gamma=0.9, oracle=GreedyOracle(z))
-        for z in (True, False)
-    )
-    lost = zoom.geometry[:, 4] == 0  # IoU 0; the same states both times, as the learner drives
-    assert lost.sum() >= 20 and np.array_equal(zoom.geometry, plain.geometry)
-    assert np.all(zoom.labels[lost] == 4) and np.mean(plain.labels[lost] == 4) < 0.5  # 4: bigger
-    assert np.array_equal(zoom.labels[~lost], plain.labels[~lost])
-
-
 def test_imitation_buffer_keeps_the_newest_states_up_to_its_capacity():
     from facebox.agents.exploration import Imitation
 

@@ -240,15 +240,3 @@ def test_oracle_localizes_synthetic_faces_and_random_does_not():
     random_success, _ = run_policy(env, RandomPolicy(np.random.default_rng(0)), 200)
     assert oracle_success >= 0.95 and oracle_steps <= 15
     assert random_success < 0.10
-
-
-def test_oracle_zooms_out_when_lost_only_if_asked(boxes_on_noise):
-    env = make_env(boxes_on_noise)  # one face at (100, 100, 140, 140)
-    env.reset(seed=0)
-    bigger, right = env.action_type.names.index("bigger"), env.action_type.names.index("right")
-    place(env, [10, 10, 50, 50])  # misses the face: a box-only agent cannot tell where it is
-    assert env.iou == 0
-    assert GreedyOracle(zoom_out_when_lost=True)(env) == bigger
-    assert GreedyOracle()(env) != bigger  # the reference oracle heads for the face it knows
-    place(env, [90, 95, 130, 135])  # overlaps it: both head for it
-    assert GreedyOracle(zoom_out_when_lost=True)(env) == GreedyOracle()(env) == right
