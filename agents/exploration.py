@@ -302,7 +302,7 @@ class Imitation:
         return loss.item()
 
     def fit(self, epochs: int) -> float:
-        """``epochs`` shuffled passes over all demonstrations; returns the last minibatch loss."""
+        """``epochs`` shuffled passes over the buffered demonstrations; returns the last minibatch loss."""
         self.policy.set_training_mode(True)
         for _ in range(epochs):
             order = self.rng.permutation(len(self))
@@ -361,6 +361,8 @@ def behaviour_cloning(
         raise TypeError(f"behaviour cloning needs a Discrete action space, got {model.action_space}")
     if steps < rounds or rounds < 1:
         raise ValueError(f"behaviour cloning needs rounds >= 1 and steps >= rounds, got {steps} and {rounds}")
+    if capacity is not None and capacity < 1:
+        raise ValueError(f"behaviour cloning needs capacity >= 1 (the states kept) or None (all), got {capacity}")
     imitation = Imitation(model.policy, capacity=min(capacity or steps, steps), seed=seed, **options)
     envs = [make_env() for _ in range(n_envs)]
     for r in range(rounds):
@@ -424,6 +426,8 @@ class BehaviourCloning(BaseCallback):
             "capacity": capacity,
             "n_envs": n_envs,
         }
+        if torch_threads < 1:
+            raise ValueError(f"BehaviourCloning needs torch_threads >= 1, got {torch_threads}")
         self.torch_threads = torch_threads
         self.anchor_schedule = (anchor, anchor_batches, anchor_decay)
         self.imitation: Imitation | None = None

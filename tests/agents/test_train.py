@@ -326,6 +326,26 @@ def test_guided_dqn_masks_follow_the_envs_through_resets():
     assert seen["checked"] >= 250 and seen["episodes"] >= 2
 
 
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"rounds": 0}, "rounds >= 1"),
+        ({"capacity": -5}, "capacity >= 1"),
+    ],
+)
+def test_behaviour_cloning_names_bad_options(options, match):
+    model = _tiny_ppo(make_venv(ENV_ID, 1, 0, TINY_ENV))
+    with pytest.raises(ValueError, match=match):
+        behaviour_cloning(model, lambda: gym.make(ENV_ID, config=TINY_ENV["config"]), 100, **options)
+
+
+def test_behaviour_cloning_callback_names_bad_thread_counts():
+    from facebox.agents.exploration import BehaviourCloning
+
+    with pytest.raises(ValueError, match="torch_threads >= 1, got 0"):
+        BehaviourCloning(steps=100, torch_threads=0)
+
+
 def test_behaviour_cloning_raises_oracle_agreement_above_chance():
     from stable_baselines3 import PPO
 
