@@ -288,9 +288,11 @@ class Imitation:
         """Aggregate ``data``, overwriting the oldest states once ``capacity`` is reached."""
         if self.data is None:
             self.data = Demonstrations.empty_like(data, self.capacity)
-        skip = max(len(data) - self.capacity, 0)  # states that would be overwritten at once
-        self.data.write(self.added + skip, Demonstrations(*data.batch(np.arange(skip, len(data)))))
-        self.added += len(data)
+        n, start = len(data), self.added
+        if n > self.capacity:  # the oldest states would be overwritten at once: write only the newest
+            start, data = start + n - self.capacity, Demonstrations(*data.batch(np.arange(n - self.capacity, n)))
+        self.data.write(start, data)
+        self.added += n
 
     def _step(self, idx: np.ndarray) -> float:
         obs, *targets = self.data.batch(idx)
