@@ -258,11 +258,11 @@ class Imitation:
         self,
         policy,
         *,
+        capacity: int,
         learning_rate: float = 1e-3,
         batch_size: int = 256,
         geometry: bool = True,
         value_coef: float = 0.1,
-        capacity: int = 100_000,
         seed: int = 0,
     ) -> None:
         self.policy, self.learning_rate, self.batch_size, self.value_coef = (

@@ -436,6 +436,7 @@ def test_behaviour_cloning_calibrates_the_values_rl_starts_from(algo):
 def test_anchor_keeps_imitating_between_ppo_updates_and_is_refused_for_dqn(tmp_path, monkeypatch):
     from stable_baselines3 import DQN
 
+    from facebox.agents import exploration
     from facebox.agents.exploration import BehaviourCloning
     from facebox.agents.train import DQNEncoderPolicy
 
@@ -444,8 +445,6 @@ def test_anchor_keeps_imitating_between_ppo_updates_and_is_refused_for_dqn(tmp_p
     bc = BehaviourCloning(
         steps=300, rounds=1, epochs=1, anchor=1.0, anchor_batches=2, anchor_decay=0.5, torch_threads=2, verbose=0
     )
-    from facebox.agents import exploration
-
     seen = []
     cloning = exploration.behaviour_cloning
     monkeypatch.setattr(
