@@ -66,6 +66,11 @@ class CourseCNN(nn.Module):
     cost, and a stride of 2 cuts it 4×. The flatten size comes from a dummy forward, so any input size works
     that survives the three pools.
 
+    Two choices make it about 1.5x faster on CPU without changing the function it computes: each max-pool comes
+    before its ReLU (the two commute, since ReLU is monotone, and the ReLU and its backward then touch a quarter
+    of the values), and the input is laid out channels-last, where this torch's CPU max-pool is ~10x faster than
+    on NCHW (measured on a 256x16x31x31 batch: 1.6 ms against 15 ms).
+
     ``keypoints`` > 0 replaces the last pool, flatten and FC input by :class:`SpatialSoftmax` over the last conv
     map: for a box-moving agent *where* the face is matters more than *what* is there, and reading positions off
     attention maps learns that far faster than a flattened FC (measured: a supervised box regressor from the
@@ -90,8 +95,8 @@ class CourseCNN(nn.Module):
         c1, c2, c3 = (int(c) for c in channels)
         layers = [
             ("conv1", nn.Conv2d(shape[0], c1, 5, stride, padding=1)),
-            ("relu1", nn.ReLU()),
             ("pool1", nn.MaxPool2d(2)),
+            ("relu1", nn.ReLU()),
         ]
         for i, (c_in, c_out) in enumerate(((c1, c2), (c2, c3)), start=2):
             if separable:
@@ -101,10 +106,11 @@ class CourseCNN(nn.Module):
                 ]
             else:
                 layers.append((f"conv{i}", nn.Conv2d(c_in, c_out, 3, padding=1)))
-            layers += [(f"relu{i}", nn.ReLU()), (f"pool{i}", nn.MaxPool2d(2))]
-        if keypoints:
-            layers[-1] = ("keypoints", SpatialSoftmax(c3, keypoints))
-        else:
+            if keypoints and i == 3:  # the attention reads the last conv map instead of pooling it
+                layers += [(f"relu{i}", nn.ReLU()), ("keypoints", SpatialSoftmax(c3, keypoints))]
+            else:
+                layers += [(f"pool{i}", nn.MaxPool2d(2)), (f"relu{i}", nn.ReLU())]
+        if not keypoints:
             layers.append(("flatten", nn.Flatten()))
         self.convs = nn.Sequential(OrderedDict(layers))
         flat = _probe(self.convs, shape, "cnn")
@@ -112,7 +118,7 @@ class CourseCNN(nn.Module):
         self.features_dim = fc
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.convs(x))
+        return self.head(self.convs(x.contiguous(memory_format=torch.channels_last)))
 
 
 class SpatialSoftmax(nn.Module):

@@ -70,6 +70,7 @@ __all__ = [
     "parse_overrides",
     "load_hyperparams",
     "held_out",
+    "warm_start_options",
     "make_venv",
     "algorithm_kwargs",
     "train",
@@ -240,12 +241,22 @@ def _callbacks(entries: Any) -> list:
     return out
 
 
+def _callback_entries(hyperparams: Mapping) -> list:
+    entries = hyperparams.get("callback") or []
+    return entries if isinstance(entries, list) else [entries]
+
+
+def warm_start_options(hyperparams: Mapping) -> dict[str, Any]:
+    """The options of the entry's :class:`BehaviourCloning` callback (empty without one)."""
+    entries = _callback_entries(hyperparams)
+    return next((dict(e[_BC_CALLBACK] or {}) for e in entries if isinstance(e, dict) and _BC_CALLBACK in e), {})
+
+
 def _with_bc_steps(hyperparams: Mapping, steps: int) -> list:
     """The entry's callbacks with the warm start's ``steps`` replaced (its other options kept); 0 removes it."""
-    entries = hyperparams.get("callback") or []
-    entries = entries if isinstance(entries, list) else [entries]
+    entries = _callback_entries(hyperparams)
     others = [e for e in entries if not (isinstance(e, dict) and _BC_CALLBACK in e) and e != _BC_CALLBACK]
-    options = next((dict(e[_BC_CALLBACK] or {}) for e in entries if isinstance(e, dict) and _BC_CALLBACK in e), {})
+    options = warm_start_options(hyperparams)
     return [*others, {_BC_CALLBACK: {**options, "steps": steps}}] if steps > 0 else others
 
 

@@ -4,10 +4,11 @@ Each row builds the model exactly as ``facebox.agents.train --encoder NAME`` doe
 (same vec env, observation, algorithm settings; the YAML's encoder options stay where the encoder takes them, so
 ``cnn`` is the YAML's CNN, ``dwsep`` the same made separable, ``vit`` at its defaults); ``course`` is the course
 CNN at its full widths (32/64/128, FC 500, stride 1) for reference. The behaviour-cloning warm start is left
-out: it is supervised learning before RL, timed by the training run itself. Frames per second are env steps per
-wall-clock second of ``model.learn`` after a warm-up ``learn`` (which pays for model building, the first rollout
-and allocator growth); the env's own random-action steps/s, measured in the same run, is the ceiling. The machine
-may be shared, so compare rows of one run rather than absolute numbers.
+out: it is supervised learning before RL, timed by the training run itself; but when the YAML freezes the
+encoder after it (``freeze: true``), RL runs frozen here too (``--frozen`` / ``--no-frozen`` overrides it).
+Frames per second are env steps per wall-clock second of ``model.learn`` after a warm-up ``learn`` (which pays
+for model building, the first rollout and allocator growth); the env's own random-action steps/s, measured in
+the same run, is the ceiling. The machine may be shared, so compare rows of one run rather than absolute numbers.
 
     python -m facebox.benchmarks.train_speed                       # PPO and DQN, every encoder
     python -m facebox.benchmarks.train_speed --algo ppo --encoder cnn course --steps 8192
@@ -25,7 +26,15 @@ import torch
 import facebox  # noqa: F401  (registers the environments)
 from facebox.agents.encoders import ENCODERS
 from facebox.agents.evaluate import ALGOS
-from facebox.agents.train import DEFAULT_ENV, POLICIES, algorithm_kwargs, load_hyperparams, make_venv
+from facebox.agents.exploration import freeze_encoders
+from facebox.agents.train import (
+    DEFAULT_ENV,
+    POLICIES,
+    algorithm_kwargs,
+    load_hyperparams,
+    make_venv,
+    warm_start_options,
+)
 
 __all__ = ["env_steps_per_second", "training_fps", "main"]
 
@@ -45,8 +54,10 @@ def env_steps_per_second(env_kwargs: dict, steps: int = 3000, seed: int = 0) -> 
     return steps / (time.perf_counter() - start)
 
 
-def training_fps(algo: str, encoder: str, steps: int, warmup: int, seed: int = 0) -> float:
-    """Env steps per second of ``model.learn(steps)`` after ``learn(warmup)``, the YAML's settings otherwise."""
+def training_fps(algo: str, encoder: str, steps: int, warmup: int, seed: int = 0, frozen: bool = False) -> float:
+    """Env steps per second of ``model.learn(steps)`` after ``learn(warmup)``, the YAML's settings otherwise;
+    ``frozen`` trains with the encoder frozen, as after a warm start with ``freeze: true``.
+    """
     hp = copy.deepcopy(load_hyperparams(algo, DEFAULT_ENV, encoder="cnn" if encoder == "course" else encoder))
     policy_kwargs = hp.get("policy_kwargs") or {}
     if encoder == "course":
@@ -56,6 +67,8 @@ def training_fps(algo: str, encoder: str, steps: int, warmup: int, seed: int = 0
         model = ALGOS[algo](
             POLICIES[hp["policy"]], venv, policy_kwargs=policy_kwargs, seed=seed, device="cpu", **algorithm_kwargs(hp)
         )
+        if frozen:
+            freeze_encoders(model.policy)
         model.learn(warmup)
         done, start = model.num_timesteps, time.perf_counter()  # learn rounds up to whole rollouts
         model.learn(steps, reset_num_timesteps=False)
@@ -70,18 +83,25 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     parser.add_argument("--encoder", nargs="+", choices=ENCODER_CHOICES, default=list(ENCODER_CHOICES))
     parser.add_argument("--steps", type=int, default=4096, help="timed env steps per measurement")
     parser.add_argument("--warmup", type=int, default=2048)
+    parser.add_argument(
+        "--frozen", action=argparse.BooleanOptionalAction, help="encoder frozen during RL (default: as the YAML)"
+    )
     args = parser.parse_args(argv)
     # One thread, as facebox.agents.train uses: small batches gain little from a second one, and with the env
     # subprocesses on the other core OpenMP's barrier would wait on descheduled threads.
     torch.set_num_threads(1)
     rows = []
-    print(f"{'algo':5} {'encoder':8} {'env steps/s':>11} {'train fps':>9} {'vs env':>7}")
+    print(f"{'algo':5} {'encoder':8} {'frozen':6} {'env steps/s':>11} {'train fps':>9} {'vs env':>7}")
     for algo in args.algo:
-        env_sps = env_steps_per_second(load_hyperparams(algo, DEFAULT_ENV).get("env_kwargs") or {})
+        hp = load_hyperparams(algo, DEFAULT_ENV)
+        env_sps = env_steps_per_second(hp.get("env_kwargs") or {})
+        frozen = bool(warm_start_options(hp).get("freeze", False)) if args.frozen is None else args.frozen
         for encoder in args.encoder:
-            fps = training_fps(algo, encoder, args.steps, args.warmup)
-            rows.append({"algo": algo, "encoder": encoder, "env_steps_per_s": env_sps, "train_fps": fps})
-            print(f"{algo:5} {encoder:8} {env_sps:11.0f} {fps:9.0f} {fps / env_sps:7.1%}", flush=True)
+            fps = training_fps(algo, encoder, args.steps, args.warmup, frozen=frozen)
+            rows.append(
+                {"algo": algo, "encoder": encoder, "frozen": frozen, "env_steps_per_s": env_sps, "train_fps": fps}
+            )
+            print(f"{algo:5} {encoder:8} {frozen!s:6} {env_sps:11.0f} {fps:9.0f} {fps / env_sps:7.1%}", flush=True)
     return rows
 
 

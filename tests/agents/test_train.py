@@ -464,6 +464,23 @@ def test_anchor_keeps_imitating_between_ppo_updates_and_is_refused_for_dqn(tmp_p
         dqn.learn(10, callback=BehaviourCloning(steps=10, anchor=1.0))
 
 
+def test_freeze_keeps_the_warm_encoder_fixed_during_rl_also_after_a_resume():
+    from facebox.agents.exploration import BehaviourCloning
+
+    venv = make_venv(ENV_ID, 1, 0, TINY_ENV)
+    model = _tiny_ppo(venv)
+    extractor, head = model.policy.features_extractor, model.policy.action_net
+    model.learn(64, callback=BehaviourCloning(steps=100, rounds=1, epochs=1, freeze=True, verbose=0))
+    assert not any(p.requires_grad for p in extractor.parameters())
+    model.policy.requires_grad_(True)  # as after loading a saved model
+    encoder = [p.clone() for p in extractor.parameters()]
+    actor = [p.clone() for p in head.parameters()]
+    model.learn(128, callback=BehaviourCloning(steps=100, freeze=True, verbose=0), reset_num_timesteps=False)
+    assert all(torch.equal(a, b) for a, b in zip(encoder, extractor.parameters(), strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(actor, head.parameters(), strict=True))  # RL still learns
+    venv.close()
+
+
 # -- RL Zoo --------------------------------------------------------------------------------------------------
 
 

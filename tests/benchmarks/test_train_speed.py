@@ -13,3 +13,12 @@ def test_reports_fps_of_the_yaml_agent_with_a_swapped_encoder():
     rows = train_speed.main(["--algo", "dqn", "--encoder", "vit", "--steps", "1", "--warmup", "1"])
     assert [(r["algo"], r["encoder"]) for r in rows] == [("dqn", "vit")]
     assert all(r["train_fps"] > 0 and r["env_steps_per_s"] > r["train_fps"] for r in rows)
+
+
+@pytest.mark.parametrize("flag", ["--frozen", "--no-frozen"])
+def test_times_rl_with_the_encoder_frozen_when_asked(monkeypatch, flag):
+    frozen_policies = []
+    monkeypatch.setattr(train_speed, "freeze_encoders", frozen_policies.append)
+    rows = train_speed.main(["--algo", "dqn", "--encoder", "cnn", "--steps", "1", "--warmup", "1", flag])
+    assert rows[0]["frozen"] is (flag == "--frozen")
+    assert len(frozen_policies) == (flag == "--frozen")
