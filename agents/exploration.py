@@ -24,6 +24,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.preprocessing import is_image_space, is_image_space_channels_first
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.dqn.policies import DQNPolicy
@@ -36,6 +37,7 @@ __all__ = [
     "GuidedDQN",
     "guided_action",
     "Demonstrations",
+    "Mirror",
     "collect_demonstrations",
     "imitation_loss",
     "behaviour_cloning",
@@ -189,6 +191,51 @@ class Demonstrations:
 _ARRAYS = ("labels", "actions", "returns", "geometry")
 
 
+@dataclasses.dataclass(frozen=True)
+class Mirror:
+    """Left-right mirroring of demonstration batches: the same task in the mirror image, labelled for free.
+
+    A face on the left that calls for ``left`` is, mirrored, a face on the right that calls for ``right``: image
+    keys are flipped along their width, the action history, labels and actions permuted by
+    :meth:`ActionType.mirrored`, and the geometry's x corners mirrored (the returns stay). Cloning on a random
+    half of each batch mirrored generalises better (measured: 0.69 against 0.63 success@0.5 after the same warm
+    start; agreement with the oracle on the next round's unseen states 0.46 against 0.42).
+    """
+
+    actions: np.ndarray  # the permutation
+    width_axes: dict[str, int]  # image key -> its width axis in a batch
+    history: str | None  # the key of the one-hot action history, if any
+
+    @classmethod
+    def of(cls, env: gym.Env) -> Mirror:
+        base = env.unwrapped
+        perm, space = base.action_type.mirrored(), env.observation_space
+        width_axes, history = {}, None
+        for key, sub in space.spaces.items():
+            if is_image_space(sub):
+                width_axes[key] = 3 if is_image_space_channels_first(sub) else 2
+            elif key == "history" and base.action_type.encoding_size == len(perm):  # one-hot actions
+                history = key
+            else:
+                raise ValueError(f"cannot mirror observation key {key!r} ({sub}): only images and the history")
+        return cls(perm, width_axes, history)
+
+    def __call__(self, obs: dict[str, np.ndarray], labels, actions, returns, geometry, rows: np.ndarray) -> tuple:
+        """The batch with ``rows`` (a boolean mask) mirrored; the inputs are left as they are."""
+        obs = {key: value.copy() for key, value in obs.items()}
+        for key, axis in self.width_axes.items():
+            obs[key][rows] = np.flip(obs[key][rows], axis=axis)
+        if self.history is not None:
+            history = obs[self.history][rows]
+            obs[self.history][rows] = history.reshape(len(history), -1, len(self.actions))[..., self.actions].reshape(
+                history.shape
+            )
+        labels, actions, geometry = labels.copy(), actions.copy(), geometry.copy()
+        labels[rows], actions[rows] = self.actions[labels[rows]], self.actions[actions[rows]]
+        geometry[np.ix_(rows, [0, 2])] = 1 - geometry[np.ix_(rows, [2, 0])]  # GEOMETRY_RANGE is symmetric about 0.5
+        return obs, labels, actions, returns, geometry
+
+
 def collect_demonstrations(
     policy, envs: list[gym.Env], steps: int, learner_drives: bool, seed: int, gamma: float
 ) -> Demonstrations:
@@ -265,6 +312,7 @@ class Imitation:
         batch_size: int = 256,
         geometry: bool = True,
         value_coef: float = 0.1,
+        mirror: Mirror | None = None,
         seed: int = 0,
     ) -> None:
         self.policy, self.learning_rate, self.batch_size, self.value_coef = (
@@ -279,6 +327,7 @@ class Imitation:
         parameters = [*policy.parameters(), *(self.head.parameters() if self.head else [])]
         self.optimizer = torch.optim.Adam(parameters, lr=learning_rate)
         self.capacity = capacity
+        self.mirror = mirror  # applied to a random half of every minibatch
         self.data: Demonstrations | None = None  # a ring buffer: the newest ``capacity`` states
         self.added = 0
         self.stats: dict[str, float] = {}  # filled by behaviour_cloning
@@ -298,6 +347,8 @@ class Imitation:
 
     def _step(self, idx: np.ndarray) -> float:
         obs, *targets = self.data.batch(idx)
+        if self.mirror is not None:
+            obs, *targets = self.mirror(obs, *targets, rows=self.rng.random(len(idx)) < 0.5)
         targets = [torch.as_tensor(x, device=self.policy.device) for x in targets]
         loss = imitation_loss(self.policy, self.policy.obs_to_tensor(obs)[0], *targets, self.head, self.value_coef)
         self.optimizer.zero_grad()
@@ -346,6 +397,7 @@ def behaviour_cloning(
     epochs: int = 4,
     n_envs: int = 8,
     capacity: int | None = None,
+    mirror: bool = False,
     seed: int = 0,
     **options,
 ) -> Imitation:
@@ -354,7 +406,8 @@ def behaviour_cloning(
     ``steps`` labelled states are collected over ``rounds`` rounds by ``n_envs`` envs: in the first the oracle
     drives, in the others the current learner does (DAgger) and the data are aggregated, keeping the newest
     ``capacity`` states (all by default); after each round the network is fitted for ``epochs`` passes over them
-    (``options`` go to :class:`Imitation`). Many rounds with a bounded capacity stream fresh images through the
+    (``options`` go to :class:`Imitation`), with ``mirror`` on a random half of each minibatch mirrored
+    (:class:`Mirror`). Many rounds with a bounded capacity stream fresh images through the
     network in bounded memory: for the same number of gradient samples, more distinct images clone better
     (measured: 600k states in 6 rounds reached 0.66 success@0.5, 100k states in 2 rounds 0.61).
     A DQN's target network is synchronised afterwards.
@@ -367,8 +420,14 @@ def behaviour_cloning(
         raise ValueError(f"behaviour cloning needs rounds >= 1 and steps >= rounds, got {steps} and {rounds}")
     if capacity is not None and capacity < 1:
         raise ValueError(f"behaviour cloning needs capacity >= 1 (the states kept) or None (all), got {capacity}")
-    imitation = Imitation(model.policy, capacity=min(capacity or steps, steps), seed=seed, **options)
     envs = [make_env() for _ in range(n_envs)]
+    imitation = Imitation(
+        model.policy,
+        capacity=min(capacity or steps, steps),
+        mirror=Mirror.of(envs[0]) if mirror else None,
+        seed=seed,
+        **options,
+    )
     for r in range(rounds):
         new = collect_demonstrations(model.policy, envs, steps // rounds, r > 0, seed + r * n_envs, model.gamma)
         before = imitation.agreement(new)
@@ -423,6 +482,7 @@ class BehaviourCloning(BaseCallback):
         geometry: bool = True,
         value_coef: float = 0.1,
         capacity: int | None = None,
+        mirror: bool = False,
         n_envs: int = 8,
         torch_threads: int = 1,
         anchor: float = 0.0,
@@ -441,6 +501,7 @@ class BehaviourCloning(BaseCallback):
             "geometry": geometry,
             "value_coef": value_coef,
             "capacity": capacity,
+            "mirror": mirror,
             "n_envs": n_envs,
         }
         if torch_threads < 1:

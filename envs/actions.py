@@ -47,6 +47,23 @@ class ActionType(Configurable):
     def space(self) -> spaces.Space:
         return spaces.Discrete(len(self.table))
 
+    def mirrored(self) -> np.ndarray:
+        """``perm[a]`` = the action that does in the left-right mirrored image what ``a`` does in this one (``right``
+        <-> ``left``; a symmetric move maps to itself), e.g. to augment demonstrations by mirroring them.
+
+        Mirroring sends x1, x2 to -x2, -x1, so a move adding ``(d1, d2, d3, d4)`` to the corners becomes one adding
+        ``(-d3, d2, -d1, d4)``; a table without that move has no mirror, which is an error naming the move.
+        """
+        coeffs = np.stack([self._cx, self._cy], axis=1)  # M, 2, 4
+        mirrors = coeffs[:, :, [2, 1, 0, 3]] * np.array([-1, 1, -1, 1])
+        perm = np.arange(len(self.table))
+        for j, i in enumerate(self.moves):
+            match = np.flatnonzero((coeffs == mirrors[j]).all(axis=(1, 2)))
+            if len(match) == 0:
+                raise ValueError(f"{type(self).__name__}: the mirror image of move {self.names[i]!r} is not an action")
+            perm[i] = self.moves[match[0]]
+        return perm
+
     def check(self, action) -> None:
         """Reject an action outside the space with a message saying what was expected."""
         n = len(self.table)

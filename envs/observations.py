@@ -42,14 +42,20 @@ class Pyramid:
             self.levels.append(cv2.pyrDown(self.levels[-1]))
 
     def crop(self, box: np.ndarray, size: int, context: float) -> np.ndarray:
-        """Warp ``box`` enlarged by ``context`` of its size on each side to ``size x size``; outside is black."""
+        """Warp ``box`` enlarged by ``context`` of its size on each side to ``size x size``; outside is black.
+
+        Box coordinates are continuous (pixel ``i`` spans ``[i, i + 1)``) while OpenCV samples at pixel centres
+        (and ``pyrDown`` keeps the even ones: pixel ``j`` of level ``L`` is centred at ``2**L * j + 0.5``), hence
+        the half-pixel terms: without them a crop is shifted by half a pixel, and the crop of a mirrored image
+        would not be the mirror image of the crop.
+        """
         w, h = box[2] - box[0], box[3] - box[1]
         x1, y1 = box[0] - context * w, box[1] - context * h
         cw, ch = w * (1 + 2 * context), h * (1 + 2 * context)
         level = min(int(math.log2(max(min(cw, ch) / size, 1.0))), len(self.levels) - 1)
         scale = 0.5**level
         sx, sy = size / (cw * scale), size / (ch * scale)
-        m = np.array([[sx, 0.0, -x1 * scale * sx], [0.0, sy, -y1 * scale * sy]])
+        m = np.array([[sx, 0.0, scale * (0.5 - x1) * sx - 0.5], [0.0, sy, scale * (0.5 - y1) * sy - 0.5]])
         return cv2.warpAffine(self.levels[level], m, (size, size), flags=cv2.INTER_LINEAR)
 
 

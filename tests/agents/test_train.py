@@ -391,6 +391,45 @@ def test_imitation_buffer_keeps_the_newest_states_up_to_its_capacity():
     assert np.isfinite(imitation.fit(1))
 
 
+def test_mirror_turns_a_state_into_the_same_state_of_the_mirrored_image():
+    from facebox.agents.exploration import Mirror, box_geometry
+    from facebox.envs.policies import GreedyOracle
+
+    env, twin = (gym.make(ENV_ID, config=TINY_ENV["config"]) for _ in range(2))
+    mirror = Mirror.of(env)
+    env.reset(seed=3)
+    twin.reset(seed=3)
+    for action in (0, 0, 3, 5, 1):
+        env.step(action)
+    a, b = env.unwrapped, twin.unwrapped
+    a.box = np.array([30.5, 20.25, 81.0, 70.0])  # under 2 glimpses wide: cropped from the full image, exactly
+    a._update_iou()
+    obs = a.observation_type.observe(a)
+    width = a.image.shape[1]
+    b._set_image(np.ascontiguousarray(a.image[:, ::-1]))
+    b.box = a.box[[2, 1, 0, 3]] * [-1, 1, -1, 1] + [width, 0, width, 0]
+    b.history = a.history[:, mirror.actions]
+    b._set_targets(a.targets[:, [2, 1, 0, 3]] * [-1, 1, -1, 1] + [width, 0, width, 0])
+    expected = b.observation_type.observe(b)
+    label = GreedyOracle().discrete_action(env)
+    batch = ({k: np.stack([v, v]) for k, v in obs.items()}, np.array([label] * 2), np.array([1, 1]), np.zeros(2))
+    batch = (*batch, np.stack([box_geometry(env)] * 2))
+    copies = [np.copy(x) for x in batch[1:]]
+    out_obs, labels, actions, returns, geometry = mirror(*batch, rows=np.array([True, False]))
+    # equal up to OpenCV's fixed-point interpolation (a one-pixel shift differs by ~10 on average here)
+    assert np.abs(out_obs["glimpse"][0].astype(int) - expected["glimpse"]).mean() < 0.5
+    assert np.array_equal(out_obs["history"][0], expected["history"])
+    assert labels[0] == GreedyOracle().discrete_action(twin) and actions[0] == 0  # left -> right
+    np.testing.assert_allclose(geometry[0], box_geometry(twin), atol=1e-6)
+    mirrored_moves = [a.action_type.moves.index(mirror.actions[i]) for i in a.action_type.moves]
+    np.testing.assert_allclose(b.candidate_ious[mirrored_moves], a.candidate_ious)
+    assert np.array_equal(out_obs["glimpse"][1], obs["glimpse"]) and labels[1] == label  # rows not chosen stay
+    assert all(np.array_equal(x, y) for x, y in zip(copies, batch[1:], strict=True))  # the input is not changed
+    assert np.array_equal(batch[0]["glimpse"][0], obs["glimpse"])
+    with pytest.raises(ValueError, match="cannot mirror observation key 'history'"):  # not one-hot
+        Mirror.of(gym.make(ENV_ID, config={"action": {"type": "continuous"}}))
+
+
 def test_imitation_loss_skips_the_geometry_of_faces_out_of_view():
     from torch import nn
 
@@ -443,7 +482,15 @@ def test_anchor_keeps_imitating_between_ppo_updates_and_is_refused_for_dqn(tmp_p
     venv = make_venv(ENV_ID, 1, 0, TINY_ENV)
     model = _tiny_ppo(venv)
     bc = BehaviourCloning(
-        steps=300, rounds=1, epochs=1, anchor=1.0, anchor_batches=2, anchor_decay=0.5, torch_threads=2, verbose=0
+        steps=300,
+        rounds=1,
+        epochs=1,
+        anchor=1.0,
+        anchor_batches=2,
+        anchor_decay=0.5,
+        torch_threads=2,
+        mirror=True,
+        verbose=0,
     )
     seen = []
     cloning = exploration.behaviour_cloning
@@ -457,6 +504,7 @@ def test_anchor_keeps_imitating_between_ppo_updates_and_is_refused_for_dqn(tmp_p
         assert seen == [2] and torch.get_num_threads() == 1  # the warm start's threads are given back for RL
     finally:
         torch.set_num_threads(threads)
+    assert list(bc.imitation.mirror.actions[:2]) == [1, 0]  # cloned on mirrored minibatches too
     assert bc._rollouts == 3  # 192 steps of 64-step rollouts
     assert bc.imitation.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3 * 0.25)  # the third rollout's scale
     dqn = DQN(DQNEncoderPolicy, venv, policy_kwargs=TINY_ENCODER, buffer_size=100, seed=0)

@@ -240,3 +240,30 @@ def test_oracle_localizes_synthetic_faces_and_random_does_not():
     random_success, _ = run_policy(env, RandomPolicy(np.random.default_rng(0)), 200)
     assert oracle_success >= 0.95 and oracle_steps <= 15
     assert random_success < 0.10
+
+
+def test_mirrored_actions_do_the_same_in_the_mirror_image():
+    from facebox.envs.actions import ActionType, LocalizationActions
+    from facebox.envs.tracking import TrackingActions
+
+    rng = np.random.default_rng(0)
+    for actions in (LocalizationActions({}), TrackingActions({})):
+        perm = actions.mirrored()
+        assert (
+            sorted(perm) == list(range(len(actions.table))) and perm[actions.terminal_action] == actions.terminal_action
+        )
+        bounds = (200.0, 150.0, 8.0)
+        for _ in range(20):
+            x1, y1 = rng.uniform(0, 100, 2)
+            box = np.array([x1, y1, x1 + rng.uniform(10, 90), y1 + rng.uniform(10, 50)])
+            mirror = np.array([200 - box[2], box[1], 200 - box[0], box[3]])
+            moved = actions.candidate_boxes(box, bounds)[:, [2, 1, 0, 3]] * [-1, 1, -1, 1] + [200, 0, 200, 0]
+            mirrored_moves = [actions.moves.index(perm[i]) for i in actions.moves]
+            np.testing.assert_allclose(actions.candidate_boxes(mirror, bounds)[mirrored_moves], moved)
+    assert [LocalizationActions({}).names[i] for i in LocalizationActions({}).mirrored()[:2]] == ["left", "right"]
+
+    class OnlyRight(ActionType):
+        table = (("right", ((1, 0, 1, 0), (0, 0, 0, 0))), ("stop", None))
+
+    with pytest.raises(ValueError, match="mirror image of move 'right'"):
+        OnlyRight({}).mirrored()
