@@ -225,11 +225,9 @@ class Mirror:
         obs = {key: value.copy() for key, value in obs.items()}
         for key, axis in self.width_axes.items():
             obs[key][rows] = np.flip(obs[key][rows], axis=axis)
-        if self.history is not None:
-            history = obs[self.history][rows]
-            obs[self.history][rows] = history.reshape(len(history), -1, len(self.actions))[..., self.actions].reshape(
-                history.shape
-            )
+        if self.history is not None:  # one one-hot block per remembered action
+            blocks = obs[self.history][rows].reshape(int(rows.sum()), -1, len(self.actions))
+            obs[self.history][rows] = blocks[..., self.actions].reshape(len(blocks), -1)
         labels, actions, geometry = labels.copy(), actions.copy(), geometry.copy()
         labels[rows], actions[rows] = self.actions[labels[rows]], self.actions[actions[rows]]
         geometry[np.ix_(rows, [0, 2])] = 1 - geometry[np.ix_(rows, [2, 0])]  # GEOMETRY_RANGE is symmetric about 0.5

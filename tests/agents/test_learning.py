@@ -42,8 +42,8 @@ def test_default_agent_beats_random_by_a_wide_margin(default_agent):
 
 
 def test_guided_dqn_agent_beats_random_by_a_wide_margin(tmp_path):
-    agent, rand = _trained("dqn", tmp_path)  # measured 0.66 vs 0.016
-    assert agent["success@0.5"] >= rand["success@0.5"] + 0.5
+    agent, rand = _trained("dqn", tmp_path)  # measured 0.73 vs 0.016
+    assert agent["success@0.5"] >= rand["success@0.5"] + 0.6
     assert agent["mean_iou"] >= rand["mean_iou"] + 0.2
 
 
