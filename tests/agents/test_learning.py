@@ -49,7 +49,7 @@ def test_guided_dqn_agent_beats_random_by_a_wide_margin(tmp_path):
 
 @pytest.mark.xfail(
     reason="issue 4 target not reached: the default agent measures success@0.5 0.74 with median 12 steps after "
-    "9.7 minutes (1,000 images of held-out seed 2); small faces seen from the whole image at 64 px are often not "
+    "9.3 minutes (1,000 images of held-out seed 2); small faces seen from the whole image at 64 px are often not "
     "found",
     strict=False,
 )
