@@ -66,10 +66,11 @@ class CourseCNN(nn.Module):
     cost, and a stride of 2 cuts it 4×. The flatten size comes from a dummy forward, so any input size works
     that survives the three pools.
 
-    Two choices make it about 1.5x faster on CPU without changing the function it computes: each max-pool comes
-    before its ReLU (the two commute, since ReLU is monotone, and the ReLU and its backward then touch a quarter
-    of the values), and the input is laid out channels-last, where this torch's CPU max-pool is ~10x faster than
-    on NCHW (measured on a 256x16x31x31 batch: 1.6 ms against 15 ms).
+    Two choices make it faster on CPU without changing the function it computes: each max-pool comes before its
+    ReLU (the two commute, since ReLU is monotone, and the ReLU and its backward then touch a quarter of the
+    values), and the input is laid out channels-last, where this torch's CPU max-pool is ~10x faster than on NCHW
+    (1.6 ms against 15 ms on a 256x16x31x31 batch). Measured on the YAML agents' CNN, 256 glimpses of 64 px, one
+    thread: forward ~40 -> ~12 ms, forward + backward ~59 -> 30-44 ms.
 
     ``keypoints`` > 0 replaces the last pool, flatten and FC input by :class:`SpatialSoftmax` over the last conv
     map: for a box-moving agent *where* the face is matters more than *what* is there, and reading positions off
