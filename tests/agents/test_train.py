@@ -372,6 +372,20 @@ def test_demonstrations_carry_the_discounted_returns_of_whole_episodes():
     assert 1 in np.round(rewards)  # the oracle's moves raise the IoU
 
 
+def test_a_shorter_collection_is_the_start_of_a_longer_one():
+    # Episodes are written in the order they end, each last state first, so cutting at `steps` (mid-episode,
+    # possibly with several envs ending on the same step) keeps exactly the first `steps` rows.
+    def collect(steps):
+        envs = [gym.make(ENV_ID, config=TINY_ENV["config"]) for _ in range(3)]
+        return collect_demonstrations(None, envs, steps, learner_drives=False, seed=5, gamma=0.9)
+
+    short, long = collect(97), collect(300)
+    assert len(short) == 97 and len(long) == 300
+    (obs, *arrays), (long_obs, *long_arrays) = short.batch(np.arange(97)), long.batch(np.arange(97))
+    assert all(np.array_equal(obs[k], long_obs[k]) for k in ("glimpse", "history"))
+    assert all(np.array_equal(a, b) for a, b in zip(arrays, long_arrays, strict=True))
+
+
 def test_imitation_buffer_keeps_the_newest_states_up_to_its_capacity():
     from facebox.agents.exploration import Imitation
 
