@@ -253,11 +253,23 @@ def warm_start_options(hyperparams: Mapping) -> dict[str, Any]:
 
 
 def _with_bc_steps(hyperparams: Mapping, steps: int) -> list:
-    """The entry's callbacks with the warm start's ``steps`` replaced (its other options kept); 0 removes it."""
+    """The entry's callbacks with the warm start's ``steps`` replaced; 0 removes it.
+
+    The other options are kept, except that ``rounds`` scales with ``steps`` so that each round collects as many
+    states as the entry's: each round is fitted for ``epochs`` passes over a bounded buffer, so more states in the
+    same rounds would mean fresher images but no more gradient steps, and the gradient steps are what the warm
+    start is short of. Measured with the default PPO warm start, cloning alone, on 1,000 held-out images: 800k
+    states in 16 rounds reached 0.805 success@0.5 (17 min), and 0.735 with 2 epochs per round (the gradient steps
+    of the YAML's 400k in 8 rounds, which reached 0.74).
+    """
     entries = _callback_entries(hyperparams)
     others = [e for e in entries if not (isinstance(e, dict) and _BC_CALLBACK in e) and e != _BC_CALLBACK]
+    if steps <= 0:
+        return others
     options = warm_start_options(hyperparams)
-    return [*others, {_BC_CALLBACK: {**options, "steps": steps}}] if steps > 0 else others
+    if "steps" in options and "rounds" in options:
+        options["rounds"] = max(1, round(steps * options["rounds"] / options["steps"]))
+    return [*others, {_BC_CALLBACK: {**options, "steps": steps}}]
 
 
 def make_venv(env_id: str, n_envs: int, seed: int, env_kwargs: Mapping | None) -> VecEnv:
@@ -356,10 +368,10 @@ def train(
     """Train and return the model and its run folder (see the module docstring for the layout).
 
     ``hyperparams`` / ``env_kwargs`` are overrides merged into the YAML entry; ``encoder`` swaps the encoder
-    (:func:`load_hyperparams`); ``bc_steps`` sets the behaviour-cloning warm start's states (0: removes it);
-    ``guided`` (default: on for DQN) trains a :class:`GuidedDQN`. ``resume`` continues a checkpoint in its own
-    run folder with that run's config, where only ``hyperparams`` may change (e.g. a larger ``n_timesteps``): the
-    step count continues and a DQN gets its saved replay buffer back.
+    (:func:`load_hyperparams`); ``bc_steps`` sets the behaviour-cloning warm start's states (0 removes it; the
+    rounds scale with it, :func:`_with_bc_steps`); ``guided`` (default: on for DQN) trains a :class:`GuidedDQN`.
+    ``resume`` continues a checkpoint in its own run folder with that run's config, where only ``hyperparams`` may
+    change (e.g. a larger ``n_timesteps``): the step count continues and a DQN gets its saved replay buffer back.
     """
     torch.set_num_threads(1)
     if resume is not None:
@@ -475,7 +487,11 @@ def main(argv: Sequence[str] | None = None) -> tuple[BaseAlgorithm, Path]:
         action=argparse.BooleanOptionalAction,
         help="DQN: explore among the actions with positive reward (default: on for DQN)",
     )
-    parser.add_argument("--bc-steps", type=int, help="behaviour-cloning warm start on this many oracle states (0: off)")
+    parser.add_argument(
+        "--bc-steps",
+        type=int,
+        help="behaviour-cloning warm start on this many oracle states, in rounds of the YAML's size (0: off)",
+    )
     parser.add_argument("--eval-data", help="held-out data spec (default: the training synthetic set, next seed)")
     parser.add_argument("--eval-freq", type=int, default=25_000, help="evaluate every N env steps")
     parser.add_argument("--eval-episodes", type=int, default=100)

@@ -109,13 +109,15 @@ def test_swapping_the_encoder_keeps_only_options_the_new_encoder_takes():
     assert vit["policy_kwargs"] == {**default, "encoder": "vit", "encoder_kwargs": {"depth": 1}}
 
 
-def test_bc_steps_changes_only_the_number_of_warm_start_states():
+def test_bc_steps_changes_the_warm_start_states_in_rounds_of_the_yaml_size():
     from facebox.agents.train import _with_bc_steps
 
     yaml_entry = load_hyperparams("dqn", ENV_ID)
     (bc,) = yaml_entry["callback"]
     (options,) = bc.values()
-    assert _with_bc_steps(yaml_entry, 5000) == [{**bc, next(iter(bc)): {**options, "steps": 5000}}]
+    per_round = options["steps"] // options["rounds"]
+    for steps, rounds in ((5000, 1), (2 * options["steps"], 2 * options["rounds"]), (3 * per_round, 3)):
+        assert _with_bc_steps(yaml_entry, steps) == [{next(iter(bc)): {**options, "steps": steps, "rounds": rounds}}]
     assert _with_bc_steps(yaml_entry, 0) == []
     assert _with_bc_steps({}, 10) == [{next(iter(bc)): {"steps": 10}}]
 
