@@ -267,8 +267,9 @@ def _with_bc_steps(hyperparams: Mapping, steps: int) -> list:
     if steps <= 0:
         return others
     options = warm_start_options(hyperparams)
-    if "steps" in options and "rounds" in options:
-        options["rounds"] = max(1, round(steps * options["rounds"] / options["steps"]))
+    if "steps" in options:  # the entry's own warm start sets the round size
+        rounds = options.get("rounds", inspect.signature(BehaviourCloning).parameters["rounds"].default)
+        options["rounds"] = max(1, round(steps * rounds / options["steps"]))
     return [*others, {_BC_CALLBACK: {**options, "steps": steps}}]
 
 

@@ -120,6 +120,10 @@ def test_bc_steps_changes_the_warm_start_states_in_rounds_of_the_yaml_size():
         assert _with_bc_steps(yaml_entry, steps) == [{next(iter(bc)): {**options, "steps": steps, "rounds": rounds}}]
     assert _with_bc_steps(yaml_entry, 0) == []
     assert _with_bc_steps({}, 10) == [{next(iter(bc)): {"steps": 10}}]
+    # without ``rounds`` in the entry, the callback's default number of rounds (2) sets the round size
+    assert _with_bc_steps({"callback": [{next(iter(bc)): {"steps": 1000}}]}, 3000) == [
+        {next(iter(bc)): {"steps": 3000, "rounds": 6}}
+    ]
 
 
 def test_unknown_hyperparameter_names_the_valid_keys(tmp_path):
