@@ -259,8 +259,8 @@ def _with_bc_steps(hyperparams: Mapping, steps: int) -> list:
     states as the entry's: each round is fitted for ``epochs`` passes over a bounded buffer, so more states in the
     same rounds would mean fresher images but no more gradient steps, and the gradient steps are what the warm
     start is short of. Measured with the default PPO warm start, cloning alone, on 1,000 held-out images: 800k
-    states in 16 rounds reached 0.805 success@0.5 (17 min), and 0.735 with 2 epochs per round (the gradient steps
-    of the YAML's 400k in 8 rounds, which reached 0.74).
+    states in 16 rounds reached 0.805 and 0.789 success@0.5 (seeds 0 and 1, 17-18 min), and 0.735 with 2 epochs
+    per round (the gradient steps of the YAML's 400k in 8 rounds, which reached 0.74).
     """
     entries = _callback_entries(hyperparams)
     others = [e for e in entries if not (isinstance(e, dict) and _BC_CALLBACK in e) and e != _BC_CALLBACK]
