@@ -441,14 +441,22 @@ def train(
     return model, run_dir
 
 
-def demo(runs_dir: str | Path = "runs", episodes: int = 1000, algo: str = DEFAULT_ALGO) -> list[dict[str, object]]:
+def demo(
+    runs_dir: str | Path = "runs",
+    episodes: int = 1000,
+    algo: str = DEFAULT_ALGO,
+    seed: int = 0,
+    bc_steps: int | None = None,
+) -> list[dict[str, object]]:
     """Train the default agent, then compare it with the greedy oracle and the random policy on held-out images.
 
-    The comparison uses a second held-out seed (not the one evaluated during training), prints the table and
+    ``seed`` and ``bc_steps`` are :func:`train`'s (another seed's agent; a longer or shorter warm start). The
+    comparison uses a second held-out seed (not the one evaluated during training), prints the table and
     the paths of the TensorBoard run and of an animation of a few episodes, and returns the summaries.
     """
     start = time.time()
-    model, run_dir = train(algo, runs_dir=runs_dir, command=f"facebox.agents.train.demo(algo={algo!r})")
+    command = f"facebox.agents.train.demo(algo={algo!r}, seed={seed}, bc_steps={bc_steps})"
+    model, run_dir = train(algo, seed=seed, bc_steps=bc_steps, runs_dir=runs_dir, command=command)
     minutes = (time.time() - start) / 60
     with open(run_dir / "config.yml") as f:
         config = yaml.safe_load(f)
@@ -526,8 +534,10 @@ def demo_main(argv: Sequence[str] | None = None) -> list[dict[str, object]]:
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"))
     parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--algo", choices=sorted(ALGOS), default=DEFAULT_ALGO)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--bc-steps", type=int, help="warm-start states, as for train (default: the YAML's)")
     args = parser.parse_args(argv)
-    return demo(args.runs_dir, args.episodes, args.algo)
+    return demo(args.runs_dir, args.episodes, args.algo, args.seed, args.bc_steps)
 
 
 if __name__ == "__main__":

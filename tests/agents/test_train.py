@@ -567,6 +567,25 @@ def test_rl_zoo_trains_with_our_yaml(tmp_path):
     assert models, result.stdout[-2000:]
 
 
+def test_demo_trains_the_seed_and_warm_start_it_is_given_and_compares_on_held_out_images(tmp_path, monkeypatch):
+    from facebox.agents import train as train_module
+
+    calls = []
+
+    def tiny_train(algo, *, seed, bc_steps, runs_dir, command):
+        calls.append((algo, seed, bc_steps))
+        return _tiny_train(Path(runs_dir), algo, seed=seed, bc_steps=bc_steps)
+
+    monkeypatch.setattr(train_module, "train", tiny_train)
+    argv = ["--runs-dir", str(tmp_path), "--episodes", "3", "--seed", "3", "--bc-steps", "0"]
+    rows = train_module.demo_main(argv)
+    assert calls == [("ppo", 3, 0)]
+    assert [(r["policy"], r["episodes"]) for r in rows] == [("agent", 3), ("greedy oracle", 3), ("random", 3)]
+    assert rows[1]["success@0.5"] == 1.0  # the oracle on the held-out images
+    (run_dir,) = tmp_path.iterdir()
+    assert "__s3__" in run_dir.name and (run_dir / "eval" / "episodes.gif").is_file()
+
+
 def test_cli_lists_commands_and_rejects_unknown_ones(capsys):
     from facebox.agents import cli
 
