@@ -48,6 +48,8 @@ _NOISE_PAD = 64  # the bank is this much larger than an image: 64x64 crop offset
 _GOLDEN = 0.6180339887498949
 
 Colour = tuple[int, int, int]
+Drawn = tuple[np.ndarray, tuple[float, float, float, float]]  # silhouette alpha; face (oval centre y, half-axes, top)
+BOX_KINDS = ("head", "face")
 
 _SKIN = np.array([(255, 224, 196), (241, 194, 160), (224, 172, 130), (198, 134, 92), (141, 85, 54), (94, 58, 38)])
 _HAIR = np.array(
@@ -216,11 +218,13 @@ def _eyes(
         _ellipse(img, px + ew * 0.15, py - eh * 0.3, eh * 0.18, eh * 0.18, _WHITE)
 
 
-def _human(img: np.ndarray, ident: Identity, c: float, h: float, w: float, rng: np.random.Generator) -> np.ndarray:
+def _human(img: np.ndarray, ident: Identity, c: float, h: float, w: float, rng: np.random.Generator) -> Drawn:
     """Draw an upright human head centred at (c, c) with hair top to chin ``h`` and width about ``w``.
 
     The silhouette (hair, ears, face) goes into alpha; the returned copy of alpha lets the caller clip the
-    details drawn afterwards (fringe, features, glasses) to the head.
+    details drawn afterwards (fringe, features, glasses) to the head. Also returns the face: the skin oval
+    (centre y, half-width, half-height) cut off at mid-forehead, where the eyes lie 40 % of the way down to the
+    chin (a face's thirds: hairline, brows, nose, chin), without the hair above and the ears.
     """
     top, chin = c - h / 2, c + h / 2
     fa = w / 2 / 1.12  # face half-width; ears and long hair reach about 1.12 * fa
@@ -299,13 +303,14 @@ def _human(img: np.ndarray, ident: Identity, c: float, h: float, w: float, rng: 
         for s in (-1, 1):
             _ellipse(img, x + s * dx, ey, ew * 1.35, ew * 1.1, (30, 30, 34), thickness=lw)
         _line(img, x - dx + ew * 1.35, ey, x + dx - ew * 1.35, ey, (30, 30, 34), lw)
-    return alpha
+    return alpha, (fy, fa, fb, ey - (chin - ey) / 1.5)
 
 
-def _animal(img: np.ndarray, ident: Identity, c: float, h: float, w: float, rng: np.random.Generator) -> np.ndarray:
+def _animal(img: np.ndarray, ident: Identity, c: float, h: float, w: float, rng: np.random.Generator) -> Drawn:
     """Draw an upright animal head centred at (c, c), ear tips (or crown) to chin ``h``, ear to ear about ``w``.
 
-    Returns the silhouette alpha (ears and head) for clipping the markings and whiskers drawn afterwards.
+    Returns the silhouette alpha (ears and head) for clipping the markings and whiskers drawn afterwards, and
+    the face oval (centre y, half-width, half-height, top) without the ears.
     """
     top, chin = c - h / 2, c + h / 2
     lw = max(1, round(h * 0.03))
@@ -378,7 +383,7 @@ def _animal(img: np.ndarray, ident: Identity, c: float, h: float, w: float, rng:
     for s in (-1, 1):
         for k in (-1, 0, 1):
             _line(img, x + s * 0.3 * fa, ny + (0.16 + 0.06 * k) * fb, c + s * 1.05 * fa, ny + 0.3 * k * fb, whisker)
-    return alpha
+    return alpha, (fy, fa, fb, fy - fb)
 
 
 def render_face(
@@ -388,6 +393,7 @@ def render_face(
     size: float,
     angle: float,
     rng: np.random.Generator,
+    box: str = "head",
 ) -> np.ndarray | None:
     """Draw one face of ``ident`` onto ``canvas`` in place and return its box.
 
@@ -401,10 +407,14 @@ def render_face(
     rng: draws only per-appearance variation (gaze, blink, open mouth, a yaw-like feature shift, a few percent
         of aspect); to draw an unchanging face across video frames, pass a generator seeded the same way each
         frame.
+    box: ``"head"`` boxes the whole silhouette, hair and ears included; ``"face"`` the face oval alone, forehead
+        to chin and cheek to cheek, as WIDER FACE, dlib's and most cat-face annotations box a face.
 
-    Returns the tight axis-aligned xyxy box (float32 [4], pixel edges) of the visible silhouette after rotation
-    and clipping, or ``None`` when no part of the face lands on the canvas.
+    Returns the tight axis-aligned xyxy box (float32 [4], pixel edges) of the visible silhouette (or face oval)
+    after rotation and clipping, or ``None`` when no part of it lands on the canvas.
     """
+    if box not in BOX_KINDS:
+        raise ValueError(f"box must be one of {BOX_KINDS}, got {box!r}")
     aspect = ident.aspect * rng.uniform(0.94, 1.06)
     h, w = (size, size * aspect) if aspect <= 1 else (size / aspect, size)
     side = math.ceil(size) + 4  # room for anti-aliased edges
@@ -412,7 +422,7 @@ def render_face(
     patch = np.zeros((side, side, 4), np.uint8)
     patch[:, :, :3] = ident.skin  # edges fade from the face colour, not from black
     draw = _animal if ident.kind == "animal" else _human
-    patch[:, :, 3] = draw(patch, ident, c, h, w, rng)
+    patch[:, :, 3], (fy, fa, fb, top) = draw(patch, ident, c, h, w, rng)
 
     rows, cols = canvas.shape[:2]
     cx, cy = center
@@ -426,7 +436,13 @@ def render_face(
     m[:, 2] += (cx - 0.5 - x0 - c, cy - 0.5 - y0 - c)
     warped = cv2.warpAffine(patch, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR)
     alpha = warped[:, :, 3]
-    bx, by, bw, bh = cv2.boundingRect(cv2.threshold(alpha, 127, 255, cv2.THRESH_BINARY)[1])
+    boxed = alpha
+    if box == "face":
+        oval = np.zeros((side, side), np.uint8)
+        _ellipse(oval, c, fy, fa, fb, (255,))
+        oval[: max(round(top), 0)] = 0
+        boxed = cv2.warpAffine(oval, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR)
+    bx, by, bw, bh = cv2.boundingRect(cv2.threshold(boxed, 127, 255, cv2.THRESH_BINARY)[1])
     if bw == 0 or bh == 0:
         return None
     weight = alpha.astype(np.float32) * (1.0 / 255.0)
@@ -548,13 +564,43 @@ def _occlude(img: np.ndarray, box: np.ndarray, rng: np.random.Generator) -> floa
     return f
 
 
-def check_parameters(owner: str, animal_fraction: float, **minimums: tuple[int, int]) -> None:
-    """Reject generator parameters below their minimum (``name=(value, minimum)``), naming the parameter."""
+def _body(
+    img: np.ndarray, ident: Identity, center: tuple[float, float], size: float, angle: float, rng: np.random.Generator
+) -> None:
+    """Neck and shoulders under a human head, a body behind an animal's, turned with the head.
+
+    Real faces sit on bodies: without them a detector learned here may take a whole person or cat for the face.
+    The body is drawn before the head and is not part of the face box.
+    """
+    h = size / max(ident.aspect, 1.0)
+    w = h * ident.aspect
+    rad = math.radians(angle)
+    cos, sin = math.cos(rad), math.sin(rad)
+
+    def at(dx: float, dy: float) -> tuple[float, float]:  # upright head frame -> image (rotated as the head)
+        return center[0] + dx * cos + dy * sin, center[1] - dx * sin + dy * cos
+
+    if ident.kind == "human":
+        clothes = _mix(_random_colour(rng), (128, 128, 128), rng.uniform(0.0, 0.6))
+        ax, ay = rng.uniform(1.0, 1.6) * w, rng.uniform(0.8, 1.5) * h
+        _ellipse(img, *at(rng.uniform(-0.1, 0.1) * w, rng.uniform(0.6, 0.75) * h + ay), ax, ay, clothes, -angle)
+        _ellipse(img, *at(0.0, 0.45 * h), 0.2 * w, 0.22 * h, _shade(ident.skin, 0.85), -angle)
+    else:
+        coat = ident.hair if rng.random() < 0.3 else ident.skin
+        ax, ay = rng.uniform(0.7, 1.4) * w, rng.uniform(0.6, 1.3) * h
+        _ellipse(img, *at(rng.uniform(-0.5, 0.5) * w, 0.35 * h + ay), ax, ay, _shade(coat, 0.9), -angle)
+
+
+def check_parameters(owner: str, fractions: dict[str, float], **minimums: tuple[int, int]) -> None:
+    """Reject generator parameters below their minimum (``name=(value, minimum)``) and ``fractions`` outside
+    [0, 1], naming the parameter.
+    """
     for name, (value, low) in minimums.items():
         if value < low:
             raise ValueError(f"{owner}: {name} must be >= {low}, got {value}")
-    if not 0.0 <= animal_fraction <= 1.0:
-        raise ValueError(f"{owner}: animal_fraction must be in [0, 1], got {animal_fraction}")
+    for name, value in fractions.items():
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{owner}: {name} must be in [0, 1], got {value}")
 
 
 class SyntheticFaces(FaceDataset):
@@ -562,6 +608,15 @@ class SyntheticFaces(FaceDataset):
 
     ``max_faces`` faces per image (1..max_faces, smaller when several), identities drawn uniformly from
     ``range(identities)``, ``distractors`` the most face-coloured decoys per image (at least half that many).
+    ``box`` is what a face's box covers: the whole head (``"head"``, hair and ears included) or the face oval
+    (``"face"``: forehead to chin, the convention of WIDER FACE, dlib's faces and the cat-face sets).
+
+    Closer to photographs: ``body`` is the probability that a face sits on a body (a human's neck and shoulders,
+    an animal's body), ``muted`` the most by which an image's colours are washed toward grey (uniform in
+    ``[0, muted]``; the clutter is about twice as saturated as real photographs) and ``grey`` the probability that
+    it is greyscale. These three draw from a stream of their own, so an image with them shows the same scene
+    (faces, boxes, clutter) as without.
+
     Per-face ``attributes``: ``angle`` (degrees), ``occlusion`` (fraction of the box covered), ``blur``
     (Gaussian sigma of the whole image, 0 if sharp).
     """
@@ -575,10 +630,14 @@ class SyntheticFaces(FaceDataset):
         animal_fraction: float = 0.4,
         identities: int = 200,
         distractors: int = 6,
+        body: float = 0.0,
+        muted: float = 0.0,
+        grey: float = 0.0,
+        box: str = "head",
     ) -> None:
         check_parameters(
             "SyntheticFaces",
-            animal_fraction,
+            {"animal_fraction": animal_fraction, "body": body, "muted": muted, "grey": grey},
             seed=(seed, 0),
             size=(size, 32),
             length=(length, 1),
@@ -589,6 +648,10 @@ class SyntheticFaces(FaceDataset):
         self.seed, self.size, self.length = int(seed), int(size), int(length)
         self.max_faces, self.animal_fraction = int(max_faces), float(animal_fraction)
         self.identities, self.distractors = int(identities), int(distractors)
+        self.body, self.muted, self.grey = float(body), float(muted), float(grey)
+        if box not in BOX_KINDS:
+            raise ValueError(f"SyntheticFaces: box must be one of {BOX_KINDS}, got {box!r}")
+        self.box = box
 
     def __repr__(self) -> str:
         return f"SyntheticFaces(seed={self.seed}, size={self.size}, length={self.length})"
@@ -609,11 +672,15 @@ class SyntheticFaces(FaceDataset):
             else:
                 colour = identity_params(int(rng.integers(self.identities)), self.animal_fraction).skin
             _distractor(img, rng, colour)
+        dress = np.random.default_rng([self.seed, index, 1])
+        for ident, center, s, angle in faces:
+            if dress.random() < self.body:
+                _body(img, ident, center, s, angle, dress)
         boxes, angles, occlusion = [], [], []
         # Each occluder goes on before the next face, which may then cover it. Every centre lies on the canvas,
         # so render_face always returns a box here.
         for ident, center, s, angle in faces:
-            box = render_face(img, ident, center, s, angle, rng)
+            box = render_face(img, ident, center, s, angle, rng, self.box)
             boxes.append(box)
             angles.append(angle)
             occlusion.append(_occlude(img, box, rng) if rng.random() < 0.3 else 0.0)
@@ -624,6 +691,10 @@ class SyntheticFaces(FaceDataset):
         if blur:
             img = cv2.GaussianBlur(img, (0, 0), blur)
         img = cv2.addWeighted(img, 1.0, _noise(bank, rng, size, size), rng.uniform(0.0, 0.6), 0, dtype=cv2.CV_8U)
+        wash = 1.0 if dress.random() < self.grey else dress.uniform(0.0, self.muted)
+        if wash:
+            grey = cv2.cvtColor(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+            img = grey if wash == 1.0 else cv2.addWeighted(img, 1.0 - wash, grey, wash, 0.0)
         n = len(boxes)
         return FaceImage(
             image=img,

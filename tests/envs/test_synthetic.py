@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pytest
 
@@ -131,6 +132,56 @@ def test_several_faces_per_image():
     assert max(counts) <= 4 and sum(c >= 2 for c in counts) >= 15
 
 
+def test_bodies_and_greyscale_dress_the_same_scene():
+    """``body``, ``muted`` and ``grey`` change the bodies and colours, never the faces' places, boxes or the clutter."""
+    plain = SyntheticFaces(seed=2)
+    dressed = open_dataset("synthetic?seed=2&body=1")
+    grey = open_dataset("synthetic?seed=2&grey=1.0")
+    muted = open_dataset("synthetic?seed=2&muted=0.9")
+    below, saturation = [], []
+    for i in range(40):
+        a, b, g, m = plain[i], dressed[i], grey[i], muted[i]
+        saturation.append([cv2.cvtColor(x.image, cv2.COLOR_RGB2HSV)[..., 1].mean() for x in (a, m)])
+        for other in (b, g, m):
+            np.testing.assert_array_equal(a.boxes, other.boxes)
+            assert (a.kinds, a.identities) == (other.kinds, other.identities)
+        np.testing.assert_array_equal(g.image, np.repeat(cv2.cvtColor(a.image, cv2.COLOR_RGB2GRAY)[..., None], 3, 2))
+        changed = (a.image != b.image).any(axis=2)
+        x1, y1, x2, y2 = a.boxes[0]
+        if y2 >= 126:  # the face touches the bottom edge: its body is off the canvas
+            continue
+        assert changed.any(), f"image {i}: no body drawn"
+        if min(x2 - x1, y2 - y1) >= 24:  # far enough from the silhouette that blur cannot carry the body inside
+            np.testing.assert_array_equal(_core(a.image, a.boxes[0]), _core(b.image, a.boxes[0]))
+        below.append(np.mean(np.nonzero(changed)[0] > (y1 + y2) / 2))
+    assert np.median(below) > 0.8, below  # bodies hang below the heads (turned by at most 25 degrees)
+    ratio = np.array(saturation)[:, 1] / np.array(saturation)[:, 0]
+    assert (ratio <= 1.01).all() and 0.4 < ratio.mean() < 0.7, ratio  # washed by 0.45 on average
+
+
+def test_face_boxes_leave_out_hair_and_ears():
+    """``box="face"`` boxes the face inside the head's box: shorter (no hair on top, no ear tips), no wider."""
+    heads, faces = SyntheticFaces(seed=4, max_faces=2), SyntheticFaces(seed=4, max_faces=2, box="face")
+    heights = []
+    for i in range(60):
+        a, b = heads[i], faces[i]
+        assert (a.kinds, a.identities) == (b.kinds, b.identities)
+        for head, face in zip(a.boxes, b.boxes, strict=True):
+            assert (face[:2] >= head[:2] - 1).all() and (face[2:] <= head[2:] + 1).all(), (i, head, face)
+            heights.append((face[3] - face[1]) / (head[3] - head[1]))
+    assert 0.65 < np.mean(heights) < 0.9 and max(heights) <= 1.0, np.mean(heights)
+    with pytest.raises(ValueError, match="box"):
+        render_face(
+            np.zeros((40, 40, 3), np.uint8),
+            identity_params(0),
+            (20.0, 20.0),
+            20.0,
+            0.0,
+            np.random.default_rng(0),
+            "hair",
+        )
+
+
 def test_render_face_on_a_canvas():
     canvas = np.full((80, 80, 3), 90, np.uint8)
     rng = np.random.default_rng(0)
@@ -172,6 +223,10 @@ def test_indexing_sampling_and_spec_strings():
         ({"length": 0}, "length"),
         ({"identities": 0}, "identities"),
         ({"distractors": -1}, "distractors"),
+        ({"body": 1.5}, "body"),
+        ({"grey": -0.1}, "grey"),
+        ({"muted": 2.0}, "muted"),
+        ({"box": "hair"}, "box"),
     ],
 )
 def test_bad_parameters_name_themselves(kwargs, name):
