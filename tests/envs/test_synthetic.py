@@ -132,17 +132,20 @@ def test_several_faces_per_image():
     assert max(counts) <= 4 and sum(c >= 2 for c in counts) >= 15
 
 
-def test_bodies_and_greyscale_dress_the_same_scene():
-    """``body``, ``muted`` and ``grey`` change the bodies and colours, never the faces' places, boxes or the clutter."""
+def test_photographic_options_dress_the_same_scene():
+    """``body``, ``shading``, ``muted`` and ``grey`` change bodies, light and colours, not faces' places or boxes."""
     plain = SyntheticFaces(seed=2)
     dressed = open_dataset("synthetic?seed=2&body=1")
     grey = open_dataset("synthetic?seed=2&grey=1.0")
     muted = open_dataset("synthetic?seed=2&muted=0.9")
-    below, saturation = [], []
+    lit = open_dataset("synthetic?seed=2&shading=1")
+    below, saturation, darkening = [], [], []
     for i in range(40):
-        a, b, g, m = plain[i], dressed[i], grey[i], muted[i]
+        a, b, g, m, s = plain[i], dressed[i], grey[i], muted[i], lit[i]
         saturation.append([cv2.cvtColor(x.image, cv2.COLOR_RGB2HSV)[..., 1].mean() for x in (a, m)])
-        for other in (b, g, m):
+        assert (_core(s.image, a.boxes[0]) <= _core(a.image, a.boxes[0])).all()  # light only takes away
+        darkening.append(1 - _core(s.image, a.boxes[0]).mean() / _core(a.image, a.boxes[0]).mean())
+        for other in (b, g, m, s):
             np.testing.assert_array_equal(a.boxes, other.boxes)
             assert (a.kinds, a.identities) == (other.kinds, other.identities)
         np.testing.assert_array_equal(g.image, np.repeat(cv2.cvtColor(a.image, cv2.COLOR_RGB2GRAY)[..., None], 3, 2))
@@ -157,6 +160,7 @@ def test_bodies_and_greyscale_dress_the_same_scene():
     assert np.median(below) > 0.8, below  # bodies hang below the heads (turned by at most 25 degrees)
     ratio = np.array(saturation)[:, 1] / np.array(saturation)[:, 0]
     assert (ratio <= 1.01).all() and 0.4 < ratio.mean() < 0.7, ratio  # washed by 0.45 on average
+    assert 0.1 < np.mean(darkening) < 0.5, darkening
 
 
 def test_face_boxes_leave_out_hair_and_ears():
