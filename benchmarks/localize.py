@@ -10,6 +10,8 @@ on) over the same images.
         --episodes 200 --out results/localize
     python -m facebox.benchmarks.localize --data wider:../shared/data/wider_face_val_subset \
         --policy model:runs/RUN/final_model.zip --policy oracle --policy random --policy haar --target any
+    python -m facebox.benchmarks.localize --real-sets --policy model:runs/RUN/final_model.zip --policy oracle \
+        --policy random --policy haar      # every shared real set, one table; haar is the cat cascade on cats
 
 Metrics: ``success@τ`` — the policy *triggered* with IoU ≥ τ (a box that merely overlaps the face when the step
 limit cuts the episode off is not a success); ``mean_iou`` of the final box (credits near misses);
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -191,6 +194,29 @@ POLICIES: dict[str, Callable[[int], Policy]] = {
     "random": lambda seed: RandomPolicy(np.random.default_rng(seed)),
 }
 DETECTORS = {"haar": "haarcascade_frontalface_default.xml", "haar-cat": "haarcascade_frontalcatface.xml"}
+# The real still-image sets of the shared data folder (``--real-sets``): spec under the folder, and the Haar
+# cascade for their faces (``haar`` runs the cat cascade on the cat set).
+REAL_SETS = {
+    "wider": ("wider:{root}/wider_face_val_subset/boxes_416x416.txt?images=images", "haar"),
+    "pascal": ("dlib:{root}/dlib_pascal_faces/training.xml", "haar"),
+    "landmarks": (
+        "csv:{root}/face_landmark_samples/DERIVED_face_boxes.tsv?columns=image,width,height,n,x0,y0,x1,y1,how,note",
+        "haar",
+    ),
+    "cats": ("voc:{root}/cat_faces_orienfish?classes=cat_face", "haar-cat"),
+}
+
+
+def real_sets(root: Path) -> list[tuple[str, str, str]]:
+    """``(name, spec, cascade)`` of each set of :data:`REAL_SETS` present under ``root``."""
+    found = []
+    for name, (spec, cascade) in REAL_SETS.items():
+        spec = spec.format(root=root)
+        if Path(spec.split(":", 1)[1].split("?")[0]).exists():
+            found.append((name, spec, cascade))
+    if not found:
+        raise FileNotFoundError(f"{root}: none of the real sets {sorted(REAL_SETS)} found there")
+    return found
 
 
 def make_policy(name: str, data: str, target: str, seed: int = 0, render: bool = False) -> tuple[gym.Env, Policy]:
@@ -221,7 +247,16 @@ def _policy_name(value: str) -> str:
 
 def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="synthetic?seed=1", help="dataset spec, e.g. wider:PATH")
+    parser.add_argument(
+        "--data", action="append", help="repeatable dataset spec, e.g. wider:PATH (default synthetic?seed=1)"
+    )
+    parser.add_argument(
+        "--real-sets",
+        type=Path,
+        nargs="?",
+        const=Path(os.environ.get("FACEBOX_SHARED_DATA", "../shared/data")),
+        help="also every real still-image set in this folder ($FACEBOX_SHARED_DATA or ../shared/data)",
+    )
     parser.add_argument(
         "--policy",
         action="append",
@@ -238,21 +273,24 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     if args.episodes < 1:
         parser.error(f"--episodes must be >= 1, got {args.episodes}")
 
+    sets = [(spec, spec, "haar") for spec in args.data or ([] if args.real_sets else ["synthetic?seed=1"])]
+    sets += real_sets(args.real_sets) if args.real_sets else []
     rows = []
-    for k, name in enumerate(args.policy or ["oracle", "random"]):
-        record = args.gif_episodes if k == 0 else 0
-        label = name.removeprefix("model:")
-        if name in DETECTORS:
-            env = localization_env(args.data, args.target)
-            episodes, speed = run_detector(env, haar_detector(DETECTORS[name]), args.episodes, args.seed)
-        else:
-            env, policy = make_policy(name, args.data, args.target, args.seed, render=record > 0)
-            episodes, frames, speed = run_episodes(env, policy, args.episodes, args.seed, record)
-            if frames:
-                stem = "model" if name.startswith("model:") else name
-                print(f"animation: {write_animation(frames, args.out / f'{stem}.{args.video}')}")
-        rows.append(summarize(label, episodes, speed))
-    print(f"data: {args.data}  target: {args.target}")
+    for i, (data, spec, cascade) in enumerate(sets):
+        for k, name in enumerate(args.policy or ["oracle", "random"]):
+            record = args.gif_episodes if i == k == 0 else 0
+            if name in DETECTORS:
+                name = cascade if name == "haar" else name
+                env = localization_env(spec, args.target)
+                episodes, speed = run_detector(env, haar_detector(DETECTORS[name]), args.episodes, args.seed)
+            else:
+                env, policy = make_policy(name, spec, args.target, args.seed, render=record > 0)
+                episodes, frames, speed = run_episodes(env, policy, args.episodes, args.seed, record)
+                if frames:
+                    stem = "model" if name.startswith("model:") else name
+                    print(f"animation: {write_animation(frames, args.out / f'{stem}.{args.video}')}")
+            rows.append({"data": data, **summarize(name.removeprefix("model:"), episodes, speed)})
+    print(f"target: {args.target}")
     print(write_table(rows, args.out, "results"))
     return rows
 

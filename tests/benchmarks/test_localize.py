@@ -69,3 +69,40 @@ def test_haar_finds_a_drawn_frontal_face_box_or_none():
     assert detect(blank) is None
     with pytest.raises(FileNotFoundError, match="nope.xml"):
         localize.haar_detector("nope.xml")
+
+
+def test_real_sets_are_those_present_under_the_root(tmp_path):
+    with pytest.raises(FileNotFoundError, match=str(tmp_path)):
+        localize.real_sets(tmp_path)
+    (tmp_path / "cat_faces_orienfish").mkdir()
+    (tmp_path / "dlib_pascal_faces").mkdir()
+    (tmp_path / "dlib_pascal_faces" / "training.xml").touch()
+    found = localize.real_sets(tmp_path)
+    assert [(name, cascade) for name, _, cascade in found] == [("pascal", "haar"), ("cats", "haar-cat")]
+    assert found[1][1] == f"voc:{tmp_path}/cat_faces_orienfish?classes=cat_face"
+
+
+def test_harness_runs_every_real_set_in_one_table_with_the_cascade_of_its_faces(shared_data, tmp_path):
+    out = tmp_path / "real"
+    rows = localize.main(
+        [
+            "--real-sets",
+            str(shared_data),
+            "--policy",
+            "oracle",
+            "--policy",
+            "haar",
+            "--episodes",
+            "3",
+            "--out",
+            str(out),
+        ]
+    )
+    assert [(r["data"], r["policy"]) for r in rows] == [
+        (name, policy)
+        for name, cascade in (("wider", "haar"), ("pascal", "haar"), ("landmarks", "haar"), ("cats", "haar-cat"))
+        for policy in ("oracle", cascade)
+    ]
+    assert all(r["episodes"] == 3 and r["success@0.5"] == 1.0 for r in rows if r["policy"] == "oracle")
+    with open(out / "results.csv") as f:
+        assert [r["data"] for r in csv.DictReader(f)] == [r["data"] for r in rows]
