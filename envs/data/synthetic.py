@@ -394,7 +394,6 @@ def render_face(
     angle: float,
     rng: np.random.Generator,
     box: str = "head",
-    light: tuple[float, float, float, float] | None = None,
 ) -> np.ndarray | None:
     """Draw one face of ``ident`` onto ``canvas`` in place and return its box.
 
@@ -410,8 +409,6 @@ def render_face(
         frame.
     box: ``"head"`` boxes the whole silhouette, hair and ears included; ``"face"`` the face oval alone, forehead
         to chin and cheek to cheek, as WIDER FACE, dlib's and most cat-face annotations box a face.
-    light: ``(x, y, z, ambient)``: shade the head as a rounded solid lit from the unit direction ``(x, y, z)``
-        (``z`` toward the viewer, in the upright head's frame) over ``ambient`` light; ``None`` leaves it flat.
 
     Returns the tight axis-aligned xyxy box (float32 [4], pixel edges) of the visible silhouette (or face oval)
     after rotation and clipping, or ``None`` when no part of it lands on the canvas.
@@ -426,8 +423,6 @@ def render_face(
     patch[:, :, :3] = ident.skin  # edges fade from the face colour, not from black
     draw = _animal if ident.kind == "animal" else _human
     patch[:, :, 3], (fy, fa, fb, top) = draw(patch, ident, c, h, w, rng)
-    if light is not None:
-        _light(patch, c, h, w, light)
 
     rows, cols = canvas.shape[:2]
     cx, cy = center
@@ -454,27 +449,6 @@ def render_face(
     roi = canvas[y0:y1, x0:x1]
     roi[:] = cv2.blendLinear(cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB), roi, weight, 1.0 - weight)
     return np.array([x0 + bx, y0 + by, x0 + bx + bw, y0 + by + bh], np.float32)
-
-
-def _light(patch: np.ndarray, c: float, h: float, w: float, light: tuple[float, float, float, float]) -> None:
-    """Shade the drawn head in place as an ellipsoid of half-axes ``w / 2``, ``h / 2`` (Lambertian over ambient):
-    photographed faces are round and lit from one side, the drawing is flat.
-    """
-    lx, ly, lz, ambient = light
-    side = patch.shape[0]
-    v, u = np.mgrid[:side, :side].astype(np.float32)
-    u, v = (u - c) / (w / 2), (v - c) / (h / 2)
-    nz = np.sqrt(np.clip(1.0 - u * u - v * v, 0.01, 1.0))  # past the oval (ears, hair) the surface turns away
-    lambert = np.clip((u * lx + v * ly + nz * lz) / np.sqrt(u * u + v * v + nz * nz), 0.0, 1.0)
-    gain = ambient + (1.0 - ambient) * lambert
-    patch[:, :, :3] = np.clip(patch[:, :, :3] * gain[..., None], 0, 255).astype(np.uint8)
-
-
-def _random_light(rng: np.random.Generator) -> tuple[float, float, float, float]:
-    """A light from the front half-space, at most 60 degrees off the view axis, and an ambient share."""
-    z, azimuth = rng.uniform(0.5, 1.0), rng.uniform(0.0, 2 * math.pi)
-    r = math.sqrt(1.0 - z * z)
-    return r * math.cos(azimuth), r * math.sin(azimuth), z, rng.uniform(0.35, 0.7)
 
 
 @lru_cache(maxsize=8)
@@ -590,43 +564,13 @@ def _occlude(img: np.ndarray, box: np.ndarray, rng: np.random.Generator) -> floa
     return f
 
 
-def _body(
-    img: np.ndarray, ident: Identity, center: tuple[float, float], size: float, angle: float, rng: np.random.Generator
-) -> None:
-    """Neck and shoulders under a human head, a body behind an animal's, turned with the head.
-
-    Real faces sit on bodies: without them a detector learned here may take a whole person or cat for the face.
-    The body is drawn before the head and is not part of the face box.
-    """
-    h = size / max(ident.aspect, 1.0)
-    w = h * ident.aspect
-    rad = math.radians(angle)
-    cos, sin = math.cos(rad), math.sin(rad)
-
-    def at(dx: float, dy: float) -> tuple[float, float]:  # upright head frame -> image (rotated as the head)
-        return center[0] + dx * cos + dy * sin, center[1] - dx * sin + dy * cos
-
-    if ident.kind == "human":
-        clothes = _mix(_random_colour(rng), (128, 128, 128), rng.uniform(0.0, 0.6))
-        ax, ay = rng.uniform(1.0, 1.6) * w, rng.uniform(0.8, 1.5) * h
-        _ellipse(img, *at(rng.uniform(-0.1, 0.1) * w, rng.uniform(0.6, 0.75) * h + ay), ax, ay, clothes, -angle)
-        _ellipse(img, *at(0.0, 0.45 * h), 0.2 * w, 0.22 * h, _shade(ident.skin, 0.85), -angle)
-    else:
-        coat = ident.hair if rng.random() < 0.3 else ident.skin
-        ax, ay = rng.uniform(0.7, 1.4) * w, rng.uniform(0.6, 1.3) * h
-        _ellipse(img, *at(rng.uniform(-0.5, 0.5) * w, 0.35 * h + ay), ax, ay, _shade(coat, 0.9), -angle)
-
-
-def check_parameters(owner: str, fractions: dict[str, float], **minimums: tuple[int, int]) -> None:
-    """Reject generator parameters below their minimum (``name=(value, minimum)``) and ``fractions`` outside
-    [0, 1], naming the parameter.
-    """
+def check_parameters(owner: str, animal_fraction: float, **minimums: tuple[int, int]) -> None:
+    """Reject generator parameters below their minimum (``name=(value, minimum)``), naming the parameter."""
     for name, (value, low) in minimums.items():
         if value < low:
             raise ValueError(f"{owner}: {name} must be >= {low}, got {value}")
-    for name, value in fractions.items():
-        if not 0.0 <= value <= 1.0:
-            raise ValueError(f"{owner}: {name} must be in [0, 1], got {value}")
+    if not 0.0 <= animal_fraction <= 1.0:
+        raise ValueError(f"{owner}: animal_fraction must be in [0, 1], got {animal_fraction}")
 
 
 class SyntheticFaces(FaceDataset):
@@ -636,12 +580,6 @@ class SyntheticFaces(FaceDataset):
     ``range(identities)``, ``distractors`` the most face-coloured decoys per image (at least half that many).
     ``box`` is what a face's box covers: the whole head (``"head"``, hair and ears included) or the face oval
     (``"face"``: forehead to chin, the convention of WIDER FACE, dlib's faces and the cat-face sets).
-
-    Closer to photographs: ``body`` is the probability that a face sits on a body (a human's neck and shoulders,
-    an animal's body), ``shading`` that it is shaded as a rounded solid lit from one side, ``muted`` the most by
-    which an image's colours are washed toward grey (uniform in ``[0, muted]``; the clutter is about twice as
-    saturated as real photographs) and ``grey`` the probability that it is greyscale. These four draw from a
-    stream of their own, so an image with them shows the same scene (faces, boxes, clutter) as without.
 
     Per-face ``attributes``: ``angle`` (degrees), ``occlusion`` (fraction of the box covered), ``blur``
     (Gaussian sigma of the whole image, 0 if sharp).
@@ -656,15 +594,11 @@ class SyntheticFaces(FaceDataset):
         animal_fraction: float = 0.4,
         identities: int = 200,
         distractors: int = 6,
-        body: float = 0.0,
-        shading: float = 0.0,
-        muted: float = 0.0,
-        grey: float = 0.0,
         box: str = "head",
     ) -> None:
         check_parameters(
             "SyntheticFaces",
-            {"animal_fraction": animal_fraction, "body": body, "shading": shading, "muted": muted, "grey": grey},
+            animal_fraction,
             seed=(seed, 0),
             size=(size, 32),
             length=(length, 1),
@@ -675,7 +609,6 @@ class SyntheticFaces(FaceDataset):
         self.seed, self.size, self.length = int(seed), int(size), int(length)
         self.max_faces, self.animal_fraction = int(max_faces), float(animal_fraction)
         self.identities, self.distractors = int(identities), int(distractors)
-        self.body, self.shading, self.muted, self.grey = float(body), float(shading), float(muted), float(grey)
         if box not in BOX_KINDS:
             raise ValueError(f"SyntheticFaces: box must be one of {BOX_KINDS}, got {box!r}")
         self.box = box
@@ -699,16 +632,11 @@ class SyntheticFaces(FaceDataset):
             else:
                 colour = identity_params(int(rng.integers(self.identities)), self.animal_fraction).skin
             _distractor(img, rng, colour)
-        dress = np.random.default_rng([self.seed, index, 1])
-        for ident, center, s, angle in faces:
-            if dress.random() < self.body:
-                _body(img, ident, center, s, angle, dress)
-        lights = [_random_light(dress) if dress.random() < self.shading else None for _ in faces]
         boxes, angles, occlusion = [], [], []
         # Each occluder goes on before the next face, which may then cover it. Every centre lies on the canvas,
         # so render_face always returns a box here.
-        for (ident, center, s, angle), light in zip(faces, lights, strict=True):
-            box = render_face(img, ident, center, s, angle, rng, self.box, light)
+        for ident, center, s, angle in faces:
+            box = render_face(img, ident, center, s, angle, rng, self.box)
             boxes.append(box)
             angles.append(angle)
             occlusion.append(_occlude(img, box, rng) if rng.random() < 0.3 else 0.0)
@@ -719,10 +647,6 @@ class SyntheticFaces(FaceDataset):
         if blur:
             img = cv2.GaussianBlur(img, (0, 0), blur)
         img = cv2.addWeighted(img, 1.0, _noise(bank, rng, size, size), rng.uniform(0.0, 0.6), 0, dtype=cv2.CV_8U)
-        wash = 1.0 if dress.random() < self.grey else dress.uniform(0.0, self.muted)
-        if wash:
-            grey = cv2.cvtColor(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
-            img = grey if wash == 1.0 else cv2.addWeighted(img, 1.0 - wash, grey, wash, 0.0)
         n = len(boxes)
         return FaceImage(
             image=img,

@@ -450,7 +450,7 @@ class SyntheticVideos(VideoDataset):
     ) -> None:
         check_parameters(
             "SyntheticVideos",
-            {"animal_fraction": animal_fraction},
+            animal_fraction,
             seed=(seed, 0),
             size=(size, 32),
             frames=(frames, 1),
