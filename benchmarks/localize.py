@@ -36,6 +36,7 @@ import numpy as np
 import facebox  # noqa: F401  (registers the environments)
 from facebox.envs.boxes import iou
 from facebox.envs.data import FaceImage
+from facebox.envs.data.sources import STILL_FORMATS, parse_spec
 from facebox.envs.policies import GreedyOracle, RandomPolicy
 
 __all__ = [
@@ -212,7 +213,7 @@ def real_sets(root: Path) -> list[tuple[str, str, str]]:
     found = []
     for name, (spec, cascade) in REAL_SETS.items():
         spec = spec.format(root=root)
-        if Path(spec.split(":", 1)[1].split("?")[0]).exists():
+        if Path(parse_spec(spec, STILL_FORMATS)[1]).exists():
             found.append((name, spec, cascade))
     if not found:
         raise FileNotFoundError(f"{root}: none of the real sets {sorted(REAL_SETS)} found there")
