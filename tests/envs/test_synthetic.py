@@ -134,7 +134,7 @@ def test_several_faces_per_image():
 def test_face_boxes_leave_out_hair_and_ears():
     """``box="face"`` boxes the face inside the head's box: shorter (no hair on top, no ear tips), no wider."""
     heads, faces = SyntheticFaces(seed=4, max_faces=2), SyntheticFaces(seed=4, max_faces=2, box="face")
-    heights, rng = [], np.random.default_rng(0)
+    heights = []
     for i in range(60):
         a, b = heads[i], faces[i]
         assert (a.kinds, a.identities) == (b.kinds, b.identities)
@@ -143,7 +143,15 @@ def test_face_boxes_leave_out_hair_and_ears():
             heights.append((face[3] - face[1]) / (head[3] - head[1]))
     assert 0.65 < np.mean(heights) < 0.9 and max(heights) <= 1.0, np.mean(heights)
     with pytest.raises(ValueError, match="box"):
-        render_face(np.zeros((40, 40, 3), np.uint8), identity_params(0), (20.0, 20.0), 20.0, 0.0, rng, "hair")
+        render_face(
+            np.zeros((40, 40, 3), np.uint8),
+            identity_params(0),
+            (20.0, 20.0),
+            20.0,
+            0.0,
+            np.random.default_rng(0),
+            "hair",
+        )
 
 
 def test_render_face_on_a_canvas():
