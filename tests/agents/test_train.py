@@ -3,6 +3,7 @@ test_learning.py (slow)."""
 
 from __future__ import annotations
 
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,7 @@ from facebox.agents.train import (  # noqa: E402
     HYPERPARAMS_DIR,
     PPOEncoderPolicy,
     held_out,
+    keep_freed_memory,
     load_hyperparams,
     make_venv,
     parse_overrides,
@@ -210,6 +212,10 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
         atomic_write(path, broken)
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["model.zip"]
+
+
+def test_training_keeps_freed_memory_where_the_c_library_allows_it():
+    assert keep_freed_memory(1 << 20) == (sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc")
 
 
 def test_bad_env_config_fails_before_training(tmp_path):
