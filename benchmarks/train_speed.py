@@ -31,6 +31,7 @@ from facebox.agents.train import (
     DEFAULT_ENV,
     POLICIES,
     algorithm_kwargs,
+    keep_freed_memory,
     load_hyperparams,
     make_venv,
     warm_start_options,
@@ -87,9 +88,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
         "--frozen", action=argparse.BooleanOptionalAction, help="encoder frozen during RL (default: as the YAML)"
     )
     args = parser.parse_args(argv)
-    # One thread, as facebox.agents.train uses: small batches gain little from a second one, and with the env
-    # subprocesses on the other core OpenMP's barrier would wait on descheduled threads.
+    # One thread and freed memory kept, as facebox.agents.train runs: small batches gain little from a second
+    # thread, and with the env subprocesses on the other core OpenMP's barrier would wait on descheduled threads.
     torch.set_num_threads(1)
+    keep_freed_memory()
     rows = []
     print(f"{'algo':5} {'encoder':8} {'frozen':6} {'env steps/s':>11} {'train fps':>9} {'vs env':>7}")
     for algo in args.algo:
