@@ -354,8 +354,8 @@ def keep_freed_memory(pad: int = 1 << 30) -> bool:
 
     Every training step allocates and frees the same large tensors (a minibatch converted to float, the
     activations, their gradients); by default glibc hands the freed pages back and the next step faults them in
-    again, page by page, which in a VM costs as much as the convolutions. Measured on this project's 2-core
-    machines, one forward + backward + Adam step of the default CNN on 256 glimpses (2 threads, median of 35):
+    again, page by page, which in a VM costs as much as the convolutions. Measured on the project's slower 2-core
+    machine, one forward + backward + Adam step of the default CNN on 256 glimpses (2 threads, median of 35):
     64 px 44-57 ms -> 37-43 ms, 128 px (stride 4) 100-123 -> 52-60 ms; a 200k-state warm start (cloning only)
     438 -> 389 s at 64 px and 817 -> 574 s at 128 px, the agents bit for bit the same. Returns whether the
     setting took: not on other C libraries (macOS, Windows, musl).
