@@ -49,7 +49,7 @@ def test_guided_dqn_agent_beats_random_by_a_wide_margin(tmp_path):
 
 @pytest.mark.xfail(
     reason="issue 4 target not reached: the default agent measures success@0.5 0.74 with median 12 steps after "
-    "9.3 minutes (1,000 images of held-out seed 2), bounded by the warm start's gradient steps: twice as many "
+    "9.0 minutes (1,000 images of held-out seed 2), bounded by the warm start's gradient steps: twice as many "
     "(--bc-steps 800000, 18.3 minutes) measured 0.80; small faces seen from the whole image are the ones missed",
     strict=False,
 )
