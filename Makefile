@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m facebox.agents.cli demo
+	$(PY) -m facebox.benchmarks.cli demo
 
 test: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) -m pytest -n $(PYTEST_WORKERS)

@@ -1,48 +1,38 @@
-"""Training callbacks: periodic held-out evaluation and atomic checkpoints.
+"""Training callbacks: periodic held-out evaluation, atomic checkpoints and the behaviour-cloning warm start.
 
 SB3's own ``EvalCallback`` reports episode return, which for localization mixes move and trigger rewards; the
 numbers a researcher wants are whether the agent stops on the face and how fast, so :class:`PeriodicEvaluation`
-runs the same sweep as :mod:`facebox.agents.evaluate`. SB3's ``CheckpointCallback`` writes in place, so a run
-killed mid-save leaves a truncated zip that ``--resume`` would choke on; :class:`AtomicCheckpoint` never does.
+runs the same sweep as ``facebox evaluate`` (:mod:`facebox.envs.rollout`). SB3's ``CheckpointCallback`` writes
+in place, so a run killed mid-save leaves a truncated zip that ``--resume`` would choke on; :class:`AtomicCheckpoint`
+never does. :class:`BehaviourCloning` is a callback so that RL Zoo YAMLs can ask for the warm start too.
 """
 
 from __future__ import annotations
 
-import os
+import dataclasses
 from abc import abstractmethod
-from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
 
 import gymnasium as gym
+import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
-from facebox.agents.evaluate import model_policy
-from facebox.benchmarks.localize import run_episodes, summarize
+from facebox.agents.imitation import Imitation, behaviour_cloning, freeze_encoders
+from facebox.agents.policies import model_policy
+from facebox.envs.rollout import run_episodes, summarize
+from facebox.runs import atomic_write
 
-__all__ = ["PeriodicEvaluation", "AtomicCheckpoint", "atomic_write", "save_model", "checkpoint_paths"]
-
-
-def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
-    """Call ``write(file)`` on a temporary file in ``path``'s folder, then rename it over ``path``.
-
-    The rename is atomic on one file system, so readers see the old file or the complete new one, never half.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+__all__ = [
+    "PeriodicEvaluation",
+    "AtomicCheckpoint",
+    "BehaviourCloning",
+    "CALLBACKS",
+    "save_model",
+    "checkpoint_paths",
+]
 
 
 def save_model(model: BaseAlgorithm, path: str | Path) -> Path:
@@ -135,3 +125,102 @@ class PeriodicEvaluation(_Periodic):
         return summary
 
     run = evaluate
+
+
+class BehaviourCloning(BaseCallback):
+    """Run :func:`behaviour_cloning` when training starts from scratch (a resumed model is already warm).
+
+    The demonstrations come from fresh copies of the training env (its ``spec``, with the same kwargs), made in
+    this process because the oracle reads the env's ground truth; so during the warm start the cores that RL's
+    subprocess envs will use are idle, and ``torch_threads`` lets the network use them (2 threads fit 1.7x as
+    many states per second as 1 on 2 cores, bit for bit the same for a given thread count). With ``freeze`` the
+    policy's encoders are frozen once warm (also when a run resumes), as Caicedo & Lazebnik froze their CNN and
+    trained only the Q-network on its features: RL then updates only the heads, so each update skips the
+    convolutions' backward pass (docs/experiments.md, 5.6). With ``anchor`` > 0
+    (on-policy algorithms), after every rollout ``anchor_batches`` imitation minibatches follow at
+    ``anchor * anchor_decay**k`` x the learning rate (:meth:`Imitation.anchor`). Usable from an RL Zoo YAML::
+
+        callback:
+          - facebox.agents.callbacks.BehaviourCloning: {steps: 20000}
+    """
+
+    def __init__(
+        self,
+        steps: int,
+        rounds: int = 2,
+        epochs: int = 4,
+        batch_size: int = 256,
+        learning_rate: float = 1e-3,
+        geometry: bool = True,
+        value_coef: float = 0.1,
+        capacity: int | None = None,
+        mirror: bool = False,
+        n_envs: int = 8,
+        torch_threads: int = 1,
+        anchor: float = 0.0,
+        anchor_batches: int = 4,
+        anchor_decay: float = 0.95,
+        freeze: bool = False,
+        verbose: int = 1,
+    ) -> None:
+        super().__init__(verbose)
+        self.options = {
+            "steps": steps,
+            "rounds": rounds,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "learning_rate": learning_rate,
+            "geometry": geometry,
+            "value_coef": value_coef,
+            "capacity": capacity,
+            "mirror": mirror,
+            "n_envs": n_envs,
+        }
+        if torch_threads < 1:
+            raise ValueError(f"BehaviourCloning needs torch_threads >= 1, got {torch_threads}")
+        self.torch_threads = torch_threads
+        self.anchor_schedule = (anchor, anchor_batches, anchor_decay)
+        self.freeze = freeze
+        self.imitation: Imitation | None = None
+        self._rollouts = 0
+
+    def _on_training_start(self) -> None:
+        if self.anchor_schedule[0] > 0 and not isinstance(self.model, OnPolicyAlgorithm):
+            raise ValueError(f"anchor is for on-policy algorithms (one anchoring per rollout); got {self.model}")
+        if self.model.num_timesteps == 0:
+            self._warm_start()
+        if self.freeze:
+            freeze_encoders(self.model.policy)
+
+    def _warm_start(self) -> None:
+        # The spec as registered plus the make() kwargs, without the wrappers SB3 added (Monitor, ...).
+        spec = dataclasses.replace(self.training_env.get_attr("spec", indices=[0])[0], additional_wrappers=())
+        seed = 0 if self.model.seed is None else self.model.seed
+        threads = torch.get_num_threads()
+        torch.set_num_threads(self.torch_threads)
+        try:
+            self.imitation = behaviour_cloning(self.model, lambda: gym.make(spec), seed=seed, **self.options)
+        finally:
+            torch.set_num_threads(threads)
+        stats = self.imitation.stats
+        for key, value in stats.items():
+            self.logger.record(f"bc/{key}", value)
+        if self.verbose:
+            print("behaviour cloning: " + "  ".join(f"{k} {v:.3f}" for k, v in stats.items()))
+
+    def _on_rollout_end(self) -> None:
+        anchor, batches, decay = self.anchor_schedule
+        if anchor > 0 and self.imitation is not None:
+            scale = anchor * decay**self._rollouts
+            self.logger.record("bc/anchor_loss", self.imitation.anchor(batches, scale))
+            self.logger.record("bc/anchor_scale", scale)
+            self._rollouts += 1
+
+    def _on_step(self) -> bool:
+        return True
+
+
+# Names usable as `callback:` in the YAML files (the dotted paths the RL Zoo imports), with the earlier path.
+CALLBACKS: dict[str, type] = {
+    f"facebox.agents.{module}.BehaviourCloning": BehaviourCloning for module in ("callbacks", "exploration")
+}

@@ -38,7 +38,7 @@ from stable_baselines3.common.preprocessing import (
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
-from facebox.envs.config import lookup
+from facebox.config import lookup
 
 __all__ = [
     "ENCODERS",

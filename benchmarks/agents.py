@@ -15,12 +15,14 @@ import argparse
 import time
 from pathlib import Path
 
-import yaml
-
 from facebox.agents.encoders import ENCODERS
-from facebox.agents.evaluate import ALGOS, make_eval_env, model_policy
-from facebox.agents.train import held_out, parse_overrides, train
-from facebox.benchmarks.localize import POLICIES, run_episodes, summarize, write_table
+from facebox.agents.models import ALGOS, make_eval_env, model_policy
+from facebox.agents.train import train
+from facebox.benchmarks.report import write_table
+from facebox.config import parse_overrides
+from facebox.envs.data.sources import held_out
+from facebox.envs.policies import POLICIES
+from facebox.envs.rollout import run_episodes, summarize
 
 __all__ = ["main"]
 
@@ -41,8 +43,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     for algo in args.algo:
         for encoder in args.encoder:
             start = time.time()
-            model, run_dir = train(
-                algo,
+            model, run_dir, config = train(
+                algo=algo,
                 encoder=encoder,
                 hyperparams=overrides,
                 seed=args.seed,
@@ -51,7 +53,6 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
                 command=f"facebox.benchmarks.agents {algo} {encoder}",
             )
             minutes = (time.time() - start) / 60
-            config = yaml.safe_load((run_dir / "config.yml").read_text())
             env = make_eval_env(config, data=held_out(config["eval"]["data"], offset=1))
             episodes, _, speed = run_episodes(env, model_policy(model), args.episodes, args.seed)
             steps = config["hyperparams"]["n_timesteps"]

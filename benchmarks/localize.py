@@ -13,20 +13,14 @@ on) over the same images.
     python -m facebox.benchmarks.localize --real-sets --policy model:runs/RUN/final_model.zip --policy oracle \
         --policy random --policy haar      # every shared real set, one table; haar is the cat cascade on cats
 
-Metrics: ``success@τ`` — the policy *triggered* with IoU ≥ τ (a box that merely overlaps the face when the step
-limit cuts the episode off is not a success); ``mean_iou`` of the final box (credits near misses);
-``median_steps`` (truncated episodes count the step limit; Caicedo report a median of 11 per detection on VOC);
-``trigger_rate``; ``policy_steps_per_s``, the policy's own decision speed.
+Metrics (``success@0.5``/``@0.7`` count only triggered episodes) are :mod:`facebox.envs.rollout`'s.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import os
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -34,86 +28,14 @@ import gymnasium as gym
 import numpy as np
 
 import facebox  # noqa: F401  (registers the environments)
-from facebox.envs.boxes import iou
+from facebox.benchmarks.report import write_animation, write_table
+from facebox.config import lookup
 from facebox.envs.data import FaceImage
 from facebox.envs.data.sources import STILL_FORMATS, parse_spec
-from facebox.envs.policies import GreedyOracle, RandomPolicy
+from facebox.envs.policies import POLICIES
+from facebox.envs.rollout import Policy, run_detector, run_episodes, summarize
 
-__all__ = [
-    "Episode",
-    "Policy",
-    "run_episodes",
-    "summarize",
-    "haar_detector",
-    "run_detector",
-    "make_policy",
-    "localization_env",
-    "write_table",
-    "write_animation",
-    "main",
-]
-
-Policy = Callable[[gym.Env, dict], object]
-"""``policy(env, obs) -> action``; reference policies read the (unwrapped) env, agents the observation."""
-THRESHOLDS = (0.5, 0.7)
-
-
-@dataclass
-class Episode:
-    iou: float  # IoU of the final box with the best-matching target face
-    triggered: bool
-    steps: int
-
-    def success(self, threshold: float) -> bool:
-        """A detection counts only if the agent committed to it (triggered) with IoU >= threshold."""
-        return self.triggered and self.iou >= threshold
-
-
-def _indices(env: gym.Env, episodes: int) -> list[int | None]:
-    """A sweep over a finite real set (each image once, in order); seeded sampling for the synthetic one."""
-    n = len(env.unwrapped.dataset)
-    return list(range(min(n, episodes))) if n <= 10 * episodes else [None] * episodes
-
-
-def run_episodes(
-    env: gym.Env, policy: Policy, episodes: int, seed: int = 0, record: int = 0
-) -> tuple[list[Episode], list[np.ndarray], float]:
-    """Roll out ``policy(env, obs) -> action``; returns episodes, rendered frames of the first ``record``
-    episodes (the env needs ``render_mode="rgb_array"`` for those) and the policy's steps per second.
-    """
-    results, frames, steps, seconds = [], [], 0, 0.0
-    for k, index in enumerate(_indices(env, episodes)):
-        options = {} if index is None else {"index": index}
-        obs, info = env.reset(seed=seed + k, options=options)
-        if k < record:
-            frames.append(env.render())
-        terminated = truncated = False
-        n = 0
-        while not (terminated or truncated):
-            start = time.perf_counter()
-            action = policy(env, obs)
-            seconds += time.perf_counter() - start
-            obs, _, terminated, truncated, info = env.step(action)
-            n += 1
-            if k < record:
-                frames.append(env.render())
-        steps += n
-        results.append(Episode(iou=info["iou"], triggered=bool(terminated), steps=n))
-    return results, frames, steps / max(seconds, 1e-9)
-
-
-def summarize(name: str, episodes: list[Episode], speed: float) -> dict[str, object]:
-    if not episodes:
-        raise ValueError(f"{name}: no episodes to summarize")
-    return {
-        "policy": name,
-        "episodes": len(episodes),
-        **{f"success@{t}": float(np.mean([e.success(t) for e in episodes])) for t in THRESHOLDS},
-        "mean_iou": float(np.mean([e.iou for e in episodes])),
-        "median_steps": float(np.median([e.steps for e in episodes])),
-        "trigger_rate": float(np.mean([e.triggered for e in episodes])),
-        "policy_steps_per_s": speed,
-    }
+__all__ = ["haar_detector", "make_policy", "localization_env", "real_sets", "main"]
 
 
 def haar_detector(cascade: str) -> Callable[[FaceImage], np.ndarray | None]:
@@ -134,66 +56,6 @@ def haar_detector(cascade: str) -> Callable[[FaceImage], np.ndarray | None]:
     return detect
 
 
-def run_detector(env: gym.Env, detect: Callable, episodes: int, seed: int = 0) -> tuple[list[Episode], float]:
-    """Score a one-shot detector on the images the policies see (same sweep, same target choice)."""
-    results, seconds = [], 0.0
-    for k, index in enumerate(_indices(env, episodes)):
-        env.reset(seed=seed + k, options={} if index is None else {"index": index})
-        base = env.unwrapped
-        start = time.perf_counter()
-        box = detect(base.record)
-        seconds += time.perf_counter() - start
-        score = 0.0 if box is None else float(iou(box, base.targets).max())
-        results.append(Episode(iou=score, triggered=box is not None, steps=1))
-    return results, len(results) / max(seconds, 1e-9)
-
-
-def write_table(rows: list[dict[str, object]], out_dir: Path, name: str) -> str:
-    """Write ``name.csv`` and ``name.md``; return the Markdown."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    keys = list(rows[0])
-    with open(out_dir / f"{name}.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(rows)
-
-    def fmt(v: object) -> str:
-        return f"{v:.3f}" if isinstance(v, float) and not float(v).is_integer() else str(v)
-
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(fmt(row[k]) for k in keys) + " |" for row in rows]
-    markdown = "\n".join(lines) + "\n"
-    (out_dir / f"{name}.md").write_text(markdown)
-    return markdown
-
-
-def write_animation(frames: list[np.ndarray], path: Path, fps: int = 4, size: int = 320) -> Path:
-    """Letterbox frames of any size onto one ``size``-wide canvas; an endlessly looping ``.gif`` or an ``.mp4``."""
-    import imageio.v3 as iio
-
-    path = Path(path)
-    if not frames:
-        raise ValueError(f"{path}: no frames to write")
-    if path.suffix not in (".gif", ".mp4"):
-        raise ValueError(f"{path}: animation must end in .gif or .mp4")
-    height = max(int(round(f.shape[0] * size / f.shape[1])) for f in frames)
-    height += height % 2  # H.264 needs even sides
-    canvas = np.zeros((len(frames), height, size, 3), np.uint8)
-    for i, f in enumerate(frames):
-        h = int(round(f.shape[0] * size / f.shape[1]))
-        canvas[i, :h] = cv2.resize(f, (size, h), interpolation=cv2.INTER_AREA)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".gif":
-        iio.imwrite(path, canvas, duration=1000 / fps, loop=0)
-    else:
-        iio.imwrite(path, canvas, fps=fps, codec="libx264")
-    return path
-
-
-POLICIES: dict[str, Callable[[int], Policy]] = {
-    "oracle": lambda seed: GreedyOracle(),
-    "random": lambda seed: RandomPolicy(np.random.default_rng(seed)),
-}
 DETECTORS = {"haar": "haarcascade_frontalface_default.xml", "haar-cat": "haarcascade_frontalcatface.xml"}
 # The real still-image sets of the shared data folder (``--real-sets``): spec under the folder, and the Haar
 # cascade for their faces (``haar`` runs the cat cascade on the cat set).
@@ -225,13 +87,12 @@ def make_policy(name: str, data: str, target: str, seed: int = 0, render: bool =
     the env its run was trained with (torch is imported only then).
     """
     if name.startswith("model:"):
-        from facebox.agents.evaluate import load_run, make_eval_env, model_policy
+        from facebox.agents.models import load_run, make_eval_env, model_policy
 
         model, config = load_run(name.removeprefix("model:"))
         return make_eval_env(config, data, target, render=render), model_policy(model)
-    if name not in POLICIES:
-        raise ValueError(f"unknown policy {name!r}; expected one of {[*POLICIES, 'model:PATH']}")
-    return localization_env(data, target, render), POLICIES[name](seed)
+    factory = lookup(POLICIES, name, "policy (or model:PATH)")
+    return localization_env(data, target, render), factory(seed)
 
 
 def localization_env(data: str, target: str, render: bool = False) -> gym.Env:

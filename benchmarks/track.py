@@ -29,13 +29,15 @@ import cv2
 import numpy as np
 import yaml
 
-from facebox.benchmarks.localize import write_table
 from facebox.benchmarks.otb import ERROR_THRESHOLDS, IOU_THRESHOLDS, Scores, overall, score_sequence
+from facebox.benchmarks.report import write_table
 from facebox.envs.boxes import xywh_to_xyxy
 from facebox.envs.data.sources import open_video_dataset
 from facebox.envs.data.video import SequenceList, VideoDataset, VideoSequence
 from facebox.envs.policies import GreedyOracle
+from facebox.envs.rollout import Policy
 from facebox.envs.tracking import FaceTrackingEnv
+from facebox.runs import load_run_config
 
 __all__ = [
     "OPENCV_TRACKERS",
@@ -50,7 +52,6 @@ __all__ = [
 
 # (sequence, start frame) -> boxes [T, 4] xyxy: the ground truth on ``start``, NaN before it.
 Tracker = Callable[[VideoSequence, int], np.ndarray]
-Policy = Callable[[FaceTrackingEnv, dict], object]
 
 OPENCV_TRACKERS: dict[str, Callable[[], object]] = {
     "kcf": cv2.TrackerKCF_create,
@@ -143,20 +144,18 @@ def _trained_env_config(path: str) -> dict:
     """The env config a ``facebox.agents.train`` run trained with (its ``config.yml``), without the data and mode
     the runner sets; empty for a model saved elsewhere (then ``--config`` must give the observation settings).
     """
-    from facebox.agents.evaluate import find_config
-
     try:
-        run = yaml.safe_load(find_config(Path(path)).read_text()) or {}
+        run = load_run_config(path)[0]
     except FileNotFoundError:
         return {}
-    trained = ((run.get("hyperparams") or {}).get("env_kwargs") or {}).get("config") or {}
+    trained = (run["hyperparams"].get("env_kwargs") or {}).get("config") or {}
     return {k: v for k, v in trained.items() if k not in ("dataset", "mode")}
 
 
 def _model_policy(path: str, dataset: VideoDataset, env_config: Mapping) -> Policy:
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from facebox.agents.evaluate import model_policy
+    from facebox.agents.policies import model_policy
 
     probe = FaceTrackingEnv(config={**env_config, "dataset": dataset, "mode": "eval"})
     try:  # loading with an env makes SB3 check that the model's spaces match the env's

@@ -25,17 +25,10 @@ import torch
 
 import facebox  # noqa: F401  (registers the environments)
 from facebox.agents.encoders import ENCODERS
-from facebox.agents.evaluate import ALGOS
-from facebox.agents.exploration import freeze_encoders
-from facebox.agents.train import (
-    DEFAULT_ENV,
-    POLICIES,
-    algorithm_kwargs,
-    keep_freed_memory,
-    load_hyperparams,
-    make_venv,
-    warm_start_options,
-)
+from facebox.agents.hyperparams import load_hyperparams, warm_start_options
+from facebox.agents.imitation import freeze_encoders
+from facebox.agents.models import ALGOS, build_model, make_venv
+from facebox.agents.train import DEFAULT_ENV, keep_freed_memory
 
 __all__ = ["env_steps_per_second", "training_fps", "main"]
 
@@ -60,14 +53,11 @@ def training_fps(algo: str, encoder: str, steps: int, warmup: int, seed: int = 0
     ``frozen`` trains with the encoder frozen, as after a warm start with ``freeze: true``.
     """
     hp = copy.deepcopy(load_hyperparams(algo, DEFAULT_ENV, encoder="cnn" if encoder == "course" else encoder))
-    policy_kwargs = hp.get("policy_kwargs") or {}
     if encoder == "course":
-        policy_kwargs["encoder_kwargs"] = {}
+        hp["policy_kwargs"]["encoder_kwargs"] = {}
     venv = make_venv(DEFAULT_ENV, int(hp.get("n_envs", 1)), seed, hp.get("env_kwargs"))
     try:
-        model = ALGOS[algo](
-            POLICIES[hp["policy"]], venv, policy_kwargs=policy_kwargs, seed=seed, device="cpu", **algorithm_kwargs(hp)
-        )
+        model = build_model(algo, hp, venv, seed)
         if frozen:
             freeze_encoders(model.policy)
         model.learn(warmup)

@@ -19,8 +19,8 @@ from collections.abc import Mapping
 import numpy as np
 from gymnasium import spaces
 
+from facebox.config import Configurable
 from facebox.envs.boxes import legalize
-from facebox.envs.config import Configurable
 
 __all__ = ["ACTION_TYPES", "HALF", "ActionType", "LocalizationActions", "ContinuousActions"]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["iou", "legalize", "center_error", "xywh_to_xyxy", "xyxy_to_xywh"]
+__all__ = ["center_error", "inclusive_to_xyxy", "iou", "legalize", "xywh_to_xyxy"]
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -43,11 +43,22 @@ def center_error(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.linalg.norm(ca - cb, axis=-1)
 
 
-def xywh_to_xyxy(boxes: np.ndarray) -> np.ndarray:
+def xywh_to_xyxy(boxes: np.ndarray, origin: float = 0.0) -> np.ndarray:
+    """``x, y, w, h`` -> ``x1, y1, x2, y2`` edges, where ``origin`` is the source's coordinate of the image's left/top
+    edge: 0 for continuous 0-based coordinates (COCO, WIDER, GOT-10k), 1 for MATLAB-style 1-based pixels (OTB).
+
+    ``x2`` is ``(x - origin) + w`` in that order: loaders' float results (and so seeded runs) depend on it.
+    """
     boxes = np.asarray(boxes, dtype=np.float64)
-    return np.concatenate([boxes[..., :2], boxes[..., :2] + boxes[..., 2:]], axis=-1)
+    lo = boxes[..., :2] - origin
+    return np.concatenate([lo, lo + boxes[..., 2:]], axis=-1)
 
 
-def xyxy_to_xywh(boxes: np.ndarray) -> np.ndarray:
+def inclusive_to_xyxy(boxes: np.ndarray, first: float = 1.0) -> np.ndarray:
+    """Inclusive pixel indices ``xmin, ymin, xmax, ymax`` numbered from ``first`` (Pascal VOC: 1) -> edges.
+
+    Pixel ``i`` spans ``[i - first, i - first + 1)``, so ``x1 = xmin - first`` and ``x2 = xmax - (first - 1)``
+    (for VOC ``x1 = xmin - 1, x2 = xmax``; subtracting zero keeps ``xmax`` exactly as annotated).
+    """
     boxes = np.asarray(boxes, dtype=np.float64)
-    return np.concatenate([boxes[..., :2], boxes[..., 2:] - boxes[..., :2]], axis=-1)
+    return np.concatenate([boxes[..., :2] - first, boxes[..., 2:] - (first - 1)], axis=-1)

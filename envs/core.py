@@ -10,20 +10,26 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from numbers import Real
 from typing import Any
 
 import cv2
 import gymnasium as gym
 import numpy as np
 
+from facebox.config import ConfigError, lookup, merge_config
 from facebox.envs.actions import ACTION_TYPES, ActionType
 from facebox.envs.boxes import iou
-from facebox.envs.config import lookup, merge_config
 from facebox.envs.observations import OBSERVATION_TYPES, ObservationType, Pyramid
 
 __all__ = ["BoxEnv"]
 
 _TYPED_SECTIONS = ("observation", "action")
+
+
+def _is_number(value: object) -> bool:
+    """A real number for a numeric config value (``True`` is not one, though Python calls it 1)."""
+    return isinstance(value, Real) and not isinstance(value, bool)
 
 
 class BoxEnv(gym.Env, ABC):
@@ -43,14 +49,23 @@ class BoxEnv(gym.Env, ABC):
         """``base_config`` is the registered variant's layer (e.g. the continuous action type); ``config`` is
         the user's, applied on top, so ``gym.make(id, config=...)`` never drops the variant.
         """
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode {render_mode!r} is not one of {self.metadata['render_modes']}")
+        modes = self.metadata["render_modes"]
+        if render_mode is not None and render_mode not in modes:
+            raise ConfigError(f"render_mode: expected None or one of {modes}, got {render_mode!r}")
         self.render_mode = render_mode
+        for name, layer in (("base_config", base_config), ("config", config)):
+            if layer is not None and not isinstance(layer, Mapping):
+                raise ConfigError(f"{name}: expected a mapping, got {type(layer).__name__} {layer!r}")
         layers = [dict(base_config or {}), dict(config or {})]
         sections = {key: {} for key in _TYPED_SECTIONS}
         for layer in layers:
             for key in _TYPED_SECTIONS:
                 value = layer.pop(key, None) or {}
+                if not isinstance(value, Mapping):
+                    example = {"type": self.default_config()[key]["type"]}
+                    raise ConfigError(
+                        f"config[{key!r}]: expected a mapping such as {example}, got {type(value).__name__} {value!r}"
+                    )
                 if "type" in value and value["type"] != sections[key].get("type", value["type"]):
                     sections[key] = {}  # a new type does not inherit the old type's options
                 sections[key].update(value)
@@ -61,8 +76,9 @@ class BoxEnv(gym.Env, ABC):
             instance = cls(section, where=f"config['{key}']")
             setattr(self, f"{key}_type", instance)
             self.config[key] = {"type": section["type"], **instance.config}
-        if self.config["min_size"] < 1:
-            raise ValueError(f"config['min_size'] must be >= 1 pixel, got {self.config['min_size']}")
+        min_size = self.config["min_size"]
+        if not (_is_number(min_size) and min_size >= 1):  # written so that NaN fails too
+            raise ConfigError(f"config['min_size']: expected a number >= 1 (pixels), got {min_size!r}")
         self.action_space = self.action_type.space()
         self.observation_space = self.observation_type.space(self)
         self.image: np.ndarray | None = None
@@ -84,6 +100,29 @@ class BoxEnv(gym.Env, ABC):
     @abstractmethod
     def _terminal_is_positive(self) -> bool:
         """Whether ending refinement now (trigger/stop) is the right action."""
+
+    # -- ground truth, read-only ---------------------------------------------------------------------------
+    @property
+    def target(self) -> np.ndarray:
+        """The face the step is scored against: the target best matching the box (``info["target"]``), as a
+        float64 copy of its 4 xyxy coordinates (NaN where the face is absent, e.g. an unannotated frame).
+
+        Public and read-only so that reference policies (the greedy oracle) and imitation learning can read the
+        ground truth without reaching into ``targets`` / ``best_target``, which a task is free to change.
+        """
+        return self.targets[self.best_target].copy()
+
+    @property
+    def ending_is_right(self) -> bool:
+        """Whether ending refinement now (the trigger / stop action) is right: the expert's terminal decision and
+        the terminal entry of ``info["positive_actions"]``. For localization, exactly when the trigger would be
+        rewarded; for tracking, when stopping would be rewarded and no move would raise the IoU further (or the
+        frame has no ground truth, so nothing can be gained).
+
+        Public and read-only so that reference policies and imitation learning get the expert's decision without
+        calling the private hook ``_terminal_is_positive`` that each task implements.
+        """
+        return bool(self._terminal_is_positive())
 
     # -- shared machinery ----------------------------------------------------------------------------------
     def _set_image(self, image: np.ndarray) -> None:
@@ -140,7 +179,7 @@ class BoxEnv(gym.Env, ABC):
         at = self.action_type
         mask = np.zeros(len(at.table), dtype=bool)
         mask[list(at.moves)] = self.candidate_ious > self.iou + 1e-9
-        mask[at.terminal_action] = self._terminal_is_positive()
+        mask[at.terminal_action] = self.ending_is_right
         return mask
 
     def _info(self, rewards: dict[str, float]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from facebox.config import ConfigError
 from facebox.envs.core import BoxEnv
 from facebox.envs.data import FaceDataset, FaceImage, open_dataset
 
@@ -87,10 +88,15 @@ class FaceLocalizationEnv(BoxEnv):
         super().__init__(config, render_mode, base_config)
         for key, valid in (("target", TARGET_POLICIES), ("start", START_POLICIES)):
             if self.config[key] not in valid:
-                raise ValueError(f"config[{key!r}] = {self.config[key]!r}; expected one of {valid}")
-        self.dataset: FaceDataset = open_dataset(self.config["dataset"])
+                raise ConfigError(f"config[{key!r}] = {self.config[key]!r}; expected one of {valid}")
+        try:
+            self.dataset: FaceDataset = open_dataset(self.config["dataset"])
+        except ConfigError as err:
+            raise ConfigError(f"config['dataset']: {err}") from None
         if len(self.dataset) == 0:
-            raise ValueError(f"config['dataset'] {self.config['dataset']!r} is empty")
+            raise ConfigError(
+                f"config['dataset'] = {self.config['dataset']!r}: expected a dataset with images, got none"
+            )
         self.record: FaceImage | None = None
 
     def _start_episode(self, options: dict) -> None:

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from gymnasium import spaces
 
-from facebox.envs.config import Configurable
+from facebox.config import Configurable
 
 if TYPE_CHECKING:
     from facebox.envs.core import BoxEnv

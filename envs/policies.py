@@ -1,18 +1,20 @@
 """Reference policies in numpy: a uniform random policy and the greedy IoU oracle.
 
-Both are called as ``policy(env, obs)`` like any agent, but act on the *unwrapped* env (the oracle reads
-the ground truth), so they serve as the floor and
+Both are called as ``policy(env, obs)`` like any agent, but act on the *unwrapped* env (the oracle reads the
+ground truth through the public ``BoxEnv.target`` and ``BoxEnv.ending_is_right``), so they serve as the floor and
 the ceiling of every benchmark, and the oracle supplies the expert actions for behaviour cloning.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
 from facebox.envs.boxes import iou
 from facebox.envs.core import BoxEnv
 
-__all__ = ["RandomPolicy", "GreedyOracle"]
+__all__ = ["RandomPolicy", "GreedyOracle", "POLICIES"]
 
 
 class RandomPolicy:
@@ -53,16 +55,23 @@ class GreedyOracle:
     def discrete_action(self, env: BoxEnv) -> int:
         env = env.unwrapped
         at = env.action_type
-        if env._terminal_is_positive():
+        if env.ending_is_right:
             return at.terminal_action
         gains = self.move_gains(env)
         best = int(np.argmax(gains))
         if gains[best] <= env.iou + 1e-9:
             candidates = at.candidate_boxes(env.box, env.bounds)
-            best = int(np.argmin(np.abs(candidates - env.targets[env.best_target]).sum(axis=1)))
+            best = int(np.argmin(np.abs(candidates - env.target).sum(axis=1)))
         return at.moves[best]
 
     def __call__(self, env: BoxEnv, obs=None):
         index = self.discrete_action(env)
         at = env.unwrapped.action_type
         return at.move_action(index) if hasattr(at, "move_action") else index
+
+
+# The reference policies by the name tables and command lines use, built from a seed.
+POLICIES: dict[str, Callable[[int], Callable]] = {
+    "oracle": lambda seed: GreedyOracle(),
+    "random": lambda seed: RandomPolicy(np.random.default_rng(seed)),
+}

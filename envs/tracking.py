@@ -9,9 +9,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from facebox.config import ConfigError
 from facebox.envs.actions import ACTION_TYPES, HALF, ActionType
 from facebox.envs.boxes import center_error, legalize
-from facebox.envs.core import BoxEnv
+from facebox.envs.core import BoxEnv, _is_number
 from facebox.envs.data.sources import open_video_dataset
 from facebox.envs.data.video import VideoDataset, VideoSequence
 from facebox.envs.observations import OBSERVATION_TYPES, GlimpseObservation
@@ -154,16 +155,22 @@ class FaceTrackingEnv(BoxEnv):
         super().__init__(config, render_mode, base_config)
         for key, valid in (("mode", MODES), ("reward", REWARDS)):
             if self.config[key] not in valid:
-                raise ValueError(f"config[{key!r}] = {self.config[key]!r}; expected one of {valid}")
+                raise ConfigError(f"config[{key!r}] = {self.config[key]!r}; expected one of {valid}")
         for key in ("clip_length", "max_actions"):
             value = self.config[key]
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"config[{key!r}] must be an integer >= 1, got {value!r}")
-        if not 0 <= self.config["jitter"] < 1:
-            raise ValueError(f"config['jitter'] must be in [0, 1), got {self.config['jitter']!r}")
-        self.dataset: VideoDataset = open_video_dataset(self.config["dataset"])
+                raise ConfigError(f"config[{key!r}]: expected an integer >= 1, got {value!r}")
+        jitter = self.config["jitter"]
+        if not (_is_number(jitter) and 0 <= jitter < 1):
+            raise ConfigError(f"config['jitter']: expected a number in [0, 1), got {jitter!r}")
+        try:
+            self.dataset: VideoDataset = open_video_dataset(self.config["dataset"])
+        except ConfigError as err:
+            raise ConfigError(f"config['dataset']: {err}") from None
         if len(self.dataset) == 0:
-            raise ValueError(f"config['dataset'] {self.config['dataset']!r} is empty")
+            raise ConfigError(
+                f"config['dataset'] = {self.config['dataset']!r}: expected a dataset with sequences, got none"
+            )
         self.sequence: VideoSequence | None = None
 
     def _start_episode(self, options: dict) -> None:

@@ -1,8 +1,9 @@
-"""The one record every face source produces, the dataset protocol, and image decoding.
+"""The one record every face source produces, the one box check, the dataset protocol, and image decoding.
 
 Every loader (synthetic, WIDER, VOC, COCO, ...) maps its own conventions onto :class:`FaceImage`, so the
 environments never see a file format: RGB ``uint8`` pixels and ``float32`` xyxy pixel boxes, where ``x2``/``y2``
-are the right/bottom *edges* (a box covering pixel columns 0..9 is ``x1=0, x2=10``).
+are the right/bottom *edges* (a box covering pixel columns 0..9 is ``x1=0, x2=10``). Still images and video
+sequences are served by the same :class:`Dataset` protocol, so sampling code is written once.
 """
 
 from __future__ import annotations
@@ -11,13 +12,27 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import cv2
 import numpy as np
 
-__all__ = ["KINDS", "Entry", "FaceImage", "FaceDataset", "ListDataset", "read_image", "to_rgb_uint8", "validate_boxes"]
+__all__ = [
+    "KINDS",
+    "Dataset",
+    "Entry",
+    "FaceDataset",
+    "FaceImage",
+    "ListDataset",
+    "Size",
+    "read_image",
+    "to_rgb_uint8",
+    "validate_boxes",
+]
 
 KINDS = ("human", "animal")
+Size = tuple[int, int]  # (width, height) of an image
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -41,7 +56,7 @@ class FaceImage:
         if not (isinstance(img, np.ndarray) and img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3):
             got = f"{getattr(img, 'dtype', type(img))} {getattr(img, 'shape', '')}"
             raise ValueError(f"{self.source or 'FaceImage'}: image must be uint8 HxWx3 RGB, got {got}")
-        boxes = validate_boxes(self.boxes, img.shape[1], img.shape[0], where=self.source or "FaceImage")
+        boxes = validate_boxes(self.boxes, (img.shape[1], img.shape[0]), where=self.source or "FaceImage")
         object.__setattr__(self, "boxes", boxes)
         n = len(boxes)
         if not self.kinds:
@@ -67,29 +82,37 @@ class FaceImage:
         return self.image.shape[1]
 
 
-def validate_boxes(boxes, width: int, height: int, where: str = "") -> np.ndarray:
-    """Return boxes as float32 [N, 4] xyxy, or raise naming ``where`` and the offending box.
+def validate_boxes(boxes, size: Size | None = None, where: str = "") -> np.ndarray:
+    """Return boxes as float32 [N, 4] xyxy, or raise ``ValueError`` naming ``where`` and the offending box.
 
-    Zero-area boxes and boxes entirely outside the image are errors (they cannot be localized); a box that
-    pokes out of the image is clipped to it, since annotators routinely draw to the frame edge and beyond.
+    The one box check of the data layer: loaders call it on each box while its annotation line is known
+    (``where`` = ``file:line``), :class:`FaceImage` on every record against the decoded image. Non-finite and
+    zero-area boxes are errors (they cannot be localized); with an image ``size`` (width, height), so are boxes
+    entirely outside the image, and a box that pokes out is clipped to it, since annotators routinely draw to the
+    frame edge and beyond. The check runs on the float32 values the environments will see.
     """
     arr = np.asarray(boxes, dtype=np.float32)
     if arr.size == 0:
         return np.zeros((0, 4), np.float32)
     if arr.ndim != 2 or arr.shape[1] != 4:
         raise ValueError(f"{where}: boxes must have shape [N, 4], got {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{where}: box {int(np.argwhere(~np.isfinite(arr))[0, 0])} has a non-finite coordinate")
-    for i, (x1, y1, x2, y2) in enumerate(arr):
-        if x2 <= x1 or y2 <= y1:
-            raise ValueError(f"{where}: box {i} {[float(v) for v in (x1, y1, x2, y2)]} has zero or negative area")
-        if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
-            raise ValueError(
-                f"{where}: box {i} {[float(v) for v in (x1, y1, x2, y2)]} lies outside the {width}x{height} image"
-            )
+    finite = np.isfinite(arr).all(axis=1)
+    for i, (x1, y1, x2, y2) in enumerate(arr.tolist()):
+        if not finite[i]:
+            problem = "has a non-finite coordinate"
+        elif x2 <= x1 or y2 <= y1:
+            problem = "has zero or negative area"
+        elif size is not None and (x2 <= 0 or y2 <= 0 or x1 >= size[0] or y1 >= size[1]):
+            problem = f"lies outside the {size[0]}x{size[1]} image"
+        else:
+            continue
+        label = "box" if len(arr) == 1 else f"box {i}"
+        raise ValueError(f"{where}: {label} {[round(v, 3) for v in (x1, y1, x2, y2)]} (x1, y1, x2, y2) {problem}")
+    if size is None:
+        return arr
     clipped = arr.copy()
-    np.clip(clipped[:, 0::2], 0, width, out=clipped[:, 0::2])
-    np.clip(clipped[:, 1::2], 0, height, out=clipped[:, 1::2])
+    np.clip(clipped[:, 0::2], 0, size[0], out=clipped[:, 0::2])
+    np.clip(clipped[:, 1::2], 0, size[1], out=clipped[:, 1::2])
     return clipped
 
 
@@ -137,36 +160,48 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return to_rgb_uint8(pixels, where=path)
 
 
-class FaceDataset(ABC):
-    """Protocol of every still-image source: ``len``, indexing, and sampling with a caller's generator.
+class Dataset(ABC, Generic[T]):
+    """Protocol of every source, still images and video sequences alike: ``len``, indexing, and sampling with a
+    caller's generator.
 
     Sampling takes the generator as an argument (never a global or an owned one) so that an environment's
     ``np_random`` alone decides what it sees and seeded runs repeat exactly.
     """
+
+    unit = "items"  # what an item is called in error messages
 
     @abstractmethod
     def __len__(self) -> int:
         """Number of items."""
 
     @abstractmethod
-    def __getitem__(self, index: int) -> FaceImage:
+    def __getitem__(self, index: int) -> T:
         """The item at ``index`` (negative indices count from the end)."""
 
-    def sample(self, rng: np.random.Generator) -> FaceImage:
+    def sample(self, rng: np.random.Generator) -> T:
         n = len(self)
         if n == 0:
             raise ValueError(f"{self!r} is empty: nothing to sample")
         return self[int(rng.integers(n))]
 
     def _check_index(self, index: int) -> int:
+        """``index`` as a non-negative position, or ``IndexError``: implementations index with it directly."""
         n = len(self)
         if not -n <= index < n:
-            raise IndexError(f"index {index} out of range for a dataset of {n} images")
+            raise IndexError(f"index {index} out of range for a dataset of {n} {self.unit}")
         return index % n
+
+
+class FaceDataset(Dataset[FaceImage]):
+    """Protocol of every still-image source: items are :class:`FaceImage` records."""
+
+    unit = "images"
 
 
 @dataclass(frozen=True)
 class Entry:
+    """What a loader parsed for one image, with its path instead of pixels: decoding waits until the image is used."""
+
     path: str
     boxes: np.ndarray
     kinds: tuple[str | None, ...] = ()

@@ -1,21 +1,23 @@
 """Open any face source from one ``FORMAT:PATH[?key=value&...]`` string.
 
 Scripts (``--data wider:PATH``), environment configs (``"dataset": "synthetic?seed=3"``) and benchmarks all
-name data the same way, so one registry maps format names to loaders and unknown names or options fail with
-the list of valid ones.
+name data the same way, so one registry maps format names to loaders. A wrong spec (unknown format, unknown
+option, an option value of the wrong type) is a config mistake: it raises :class:`facebox.config.ConfigError`
+naming the spec, the key, what was expected and what was given, before any file is read.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
+from facebox.config import ConfigError
 from facebox.envs.data import formats, synthetic, synthetic_video, video
 from facebox.envs.data.record import FaceDataset
 from facebox.envs.data.video import VideoDataset
 
-__all__ = ["STILL_FORMATS", "VIDEO_FORMATS", "open_dataset", "open_video_dataset", "parse_spec"]
+__all__ = ["STILL_FORMATS", "VIDEO_FORMATS", "open_dataset", "open_video_dataset", "parse_spec", "held_out"]
 
 STILL_FORMATS: dict[str, Callable[..., FaceDataset]] = {
     "synthetic": synthetic.SyntheticFaces,
@@ -41,24 +43,39 @@ def parse_spec(spec: str, registry: dict[str, Callable]) -> tuple[Callable, str 
     head, _, query = spec.partition("?")
     name, sep, path = head.partition(":")
     if name not in registry:
-        raise ValueError(f"data spec {spec!r}: unknown format {name!r}; expected one of {sorted(registry)}")
-    options = dict(parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)))
+        raise ConfigError(f"data spec {spec!r}: unknown format {name!r}; expected one of {sorted(registry)}")
+    try:
+        options = dict(parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)))
+    except ValueError:
+        raise ConfigError(
+            f"data spec {spec!r}: expected options as key=value pairs joined by '&', got {query!r}"
+        ) from None
     return registry[name], (path if sep else None), options
 
 
+_TRUE, _FALSE = ("1", "true", "yes"), ("0", "false", "no", "")
+
+
 def _coerce(loader: Callable, options: dict[str, str], spec: str) -> dict:
-    """Convert ``k=v`` strings to the loader's annotated parameter types, rejecting unknown keys."""
+    """Convert ``k=v`` strings to the types of the loader's parameter defaults, rejecting unknown keys and values
+    that do not convert (a misspelt ``ignore_invalid=ture`` must not quietly mean False)."""
     params = inspect.signature(loader).parameters
     out = {}
     for key, text in options.items():
         if key not in params or key == "path":
             valid = sorted(k for k in params if k != "path")
-            raise ValueError(f"data spec {spec!r}: unknown option {key!r}; expected one of {valid}")
+            raise ConfigError(f"data spec {spec!r}: unknown option {key!r}; expected one of {valid}")
         default = params[key].default
         if isinstance(default, bool):
-            out[key] = text.lower() in ("1", "true", "yes")
+            if text.lower() not in _TRUE + _FALSE:
+                raise ConfigError(f"data spec {spec!r}: option {key!r} expects one of {_TRUE + _FALSE}, got {text!r}")
+            out[key] = text.lower() in _TRUE
         elif isinstance(default, (int, float)):
-            out[key] = type(default)(text)
+            try:
+                out[key] = type(default)(text)
+            except ValueError:
+                what = "a whole number" if isinstance(default, int) else "a number"
+                raise ConfigError(f"data spec {spec!r}: option {key!r} expects {what}, got {text!r}") from None
         elif isinstance(default, tuple):
             out[key] = tuple(t for t in text.split(",") if t)
         else:
@@ -81,7 +98,22 @@ def _open(spec: object, registry: dict[str, Callable], protocol: type):
     if isinstance(spec, protocol):
         return spec
     if not isinstance(spec, str):
-        raise TypeError(f"expected a data spec string or a {protocol.__name__}, got {type(spec).__name__}")
+        raise ConfigError(f"expected a data spec string or a {protocol.__name__}, got {type(spec).__name__} {spec!r}")
     loader, path, options = parse_spec(spec, registry)
     kwargs = _coerce(loader, options, spec)
     return loader(**kwargs) if path is None else loader(path, **kwargs)
+
+
+def held_out(spec: str, offset: int) -> str:
+    """The synthetic spec with its seed moved by ``offset``: the same kind of images, none of the same ones.
+
+    Other formats have no such twin (use their validation split), so they raise.
+    """
+    loader, _, options = parse_spec(spec, STILL_FORMATS)
+    if loader is not synthetic.SyntheticFaces:
+        raise ConfigError(
+            f"training data {spec!r} is not synthetic: name the held-out evaluation data explicitly (--eval-data)"
+        )
+    default = inspect.signature(synthetic.SyntheticFaces).parameters["seed"].default
+    options["seed"] = str(int(options.get("seed", default)) + offset)
+    return f"synthetic?{urlencode(options, safe=',')}"

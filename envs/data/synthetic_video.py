@@ -28,7 +28,10 @@ import math
 import cv2
 import numpy as np
 
-from facebox.envs.data.synthetic import Identity, check_parameters, identity_params, noise_bank, render_face
+from facebox.envs.data.drawing import as_colour, ellipse, jittered, polygon, rect
+from facebox.envs.data.synthetic import check_parameters, noise_bank
+from facebox.envs.data.synthetic_identity import identity_params
+from facebox.envs.data.synthetic_sprite import FaceSprite
 from facebox.envs.data.video import VideoDataset, VideoSequence
 
 __all__ = ["SyntheticClip", "SyntheticVideos"]
@@ -37,17 +40,11 @@ _CAMERA_HEIGHT = 1.3  # metres; world units below are metres
 _SPAN = 70.0  # roadside objects repeat every _SPAN metres of travel
 _NEAR = 1.2  # nearest depth drawn
 _ROAD_RIGHT, _ROAD_LEFT = 1.75, -5.25  # two lanes of 3.5 m, the camera in the right one
-_LEVELS = 3  # sprite pyramid levels: faces shrink up to 2**_LEVELS times without aliasing
-_SHIFT = 4  # fractional bits of the drawing coordinates
-_ONE = 1 << _SHIFT
-
-Colour = tuple[int, int, int]
 
 _SKIES = np.array(
     [[(92, 140, 206), (196, 214, 232)], [(150, 154, 162), (206, 206, 206)], [(74, 70, 120), (236, 160, 108)]]
 )
 _GROUNDS = np.array([(74, 112, 52), (150, 136, 88), (112, 110, 104), (96, 124, 70)])
-_CLOTHES = np.array([(40, 50, 90), (120, 30, 40), (60, 60, 64), (200, 200, 196), (70, 90, 60), (150, 110, 70)])
 _CAR_COLOURS = np.array([(200, 30, 30), (230, 230, 230), (30, 30, 36), (40, 70, 150), (150, 150, 156), (210, 180, 40)])
 _PROP_COLOURS = {
     "pole": np.array([(110, 110, 112), (80, 70, 60)]),
@@ -71,123 +68,6 @@ def _wave(rng: np.random.Generator, frames: int, amplitude: float, periods: tupl
     return signal * (amplitude / weight.sum())
 
 
-def _pick(palette: np.ndarray, rng: np.random.Generator, jitter: float = 12.0) -> np.ndarray:
-    return np.clip(palette[rng.integers(len(palette))] + rng.uniform(-jitter, jitter, palette.shape[1:]), 0, 255)
-
-
-def _colour(c) -> Colour:
-    return tuple(int(v) for v in c)
-
-
-def _p(x: float, y: float) -> tuple[int, int]:
-    return round(x * _ONE), round(y * _ONE)
-
-
-def _pts(points) -> np.ndarray:
-    return np.round(np.asarray(points, np.float64) * _ONE).astype(np.int32)
-
-
-def _poly(img: np.ndarray, points, colour) -> None:
-    cv2.fillPoly(img, [_pts(points)], _colour(colour), cv2.LINE_AA, _SHIFT)
-
-
-def _rect(img: np.ndarray, x1: float, y1: float, x2: float, y2: float, colour) -> None:
-    _poly(img, [(x1, y1), (x2, y1), (x2, y2), (x1, y2)], colour)
-
-
-def _ellipse(img: np.ndarray, x: float, y: float, ax: float, ay: float, colour) -> None:
-    axes = (max(round(ax * _ONE), 1), max(round(ay * _ONE), 1))
-    cv2.ellipse(img, _p(x, y), axes, 0, 0, 360, _colour(colour), -1, cv2.LINE_AA, _SHIFT)
-
-
-class _Face:
-    """A face with its body: an RGBA sprite pyramid (premultiplied), its silhouette hull, and per-frame motion."""
-
-    def __init__(
-        self,
-        ident: Identity,
-        center: np.ndarray,
-        size: np.ndarray,
-        angle: np.ndarray,
-        rng: np.random.Generator,
-        exposure: float,
-    ) -> None:
-        self.ident = ident
-        self.center, self.size, self.angle = center, size, angle
-        self.blur = exposure * np.gradient(center, axis=0) if len(center) > 1 else np.zeros_like(center)
-        self.body = _colour(ident.skin) if ident.kind == "animal" else _colour(_pick(_CLOTHES, rng, 25))
-        self.sprite_size = float(np.max(size))
-        side = (math.ceil(self.sprite_size) + 6 + 2**_LEVELS - 1) // 2**_LEVELS * 2**_LEVELS
-        seed = int(rng.integers(2**63))
-        layers = []
-        for background in (0, 255):  # drawn on black and on white: the difference is the coverage (alpha)
-            canvas = np.full((side, side, 3), background, np.uint8)
-            render_face(canvas, ident, (side / 2, side / 2), self.sprite_size, 0.0, np.random.default_rng(seed))
-            layers.append(canvas.astype(np.int16))
-        alpha = np.clip(255 - (layers[1] - layers[0]).mean(axis=2).round(), 0, 255).astype(np.uint8)
-        rgba = np.dstack([np.minimum(layers[0], alpha[:, :, None]).astype(np.uint8), alpha])
-        self.levels = [rgba]
-        for _ in range(_LEVELS):
-            rgba = cv2.resize(rgba, (rgba.shape[1] // 2, rgba.shape[0] // 2), interpolation=cv2.INTER_AREA)
-            self.levels.append(rgba)
-        hull = cv2.convexHull(cv2.findNonZero((alpha > 127).astype(np.uint8))).reshape(-1, 2)
-        corners = np.array([(0, 0), (1, 0), (0, 1), (1, 1)])
-        self.outline = (hull[:, None, :] + corners).reshape(-1, 2) - side / 2  # pixel corners, about the centre
-
-    def _matrix(self, t: int, scale: float) -> np.ndarray:
-        """2x2 linear part of the sprite -> frame map at frame ``t``: scale, then counter-clockwise rotation."""
-        a = math.radians(float(self.angle[t]))
-        return scale * np.array([[math.cos(a), math.sin(a)], [-math.sin(a), math.cos(a)]])
-
-    def boxes(self, width: int, height: int) -> np.ndarray:
-        """Tight xyxy box of the silhouette in every frame, clipped to the frame, NaN when entirely outside."""
-        out = np.empty((len(self.size), 4), np.float32)
-        for t in range(len(self.size)):
-            points = self.outline @ self._matrix(t, self.size[t] / self.sprite_size).T + self.center[t]
-            out[t] = (*points.min(axis=0), *points.max(axis=0))
-        np.clip(out[:, 0::2], 0, width, out=out[:, 0::2])
-        np.clip(out[:, 1::2], 0, height, out=out[:, 1::2])
-        out[(out[:, 2] <= out[:, 0]) | (out[:, 3] <= out[:, 1])] = np.nan
-        return out
-
-    def draw(self, img: np.ndarray, t: int) -> None:
-        cx, cy = (float(v) for v in self.center[t])
-        s = float(self.size[t])
-        if self.ident.kind == "animal":  # a sitting animal's chest, a shade darker than the face
-            _ellipse(img, cx, cy + 0.75 * s, 0.42 * s, 0.5 * s, np.multiply(self.body, 0.85))
-        else:  # neck and shoulders down to the frame edge: a bust
-            _rect(img, cx - 0.12 * s, cy + 0.3 * s, cx + 0.12 * s, cy + 0.75 * s, np.multiply(self.ident.skin, 0.85))
-            _ellipse(img, cx, cy + 0.95 * s, 0.62 * s, 0.25 * s, self.body)
-            _rect(img, cx - 0.62 * s, cy + 0.95 * s, cx + 0.62 * s, cy + 2.5 * s, self.body)
-        scale = s / self.sprite_size
-        level = min(max(int(-math.log2(scale)), 0), _LEVELS)
-        sprite = self.levels[level]
-        a = self._matrix(t, scale * 2**level)
-        blur = self.blur[t]
-        length = float(np.hypot(*blur))
-        reach = sprite.shape[0] * scale * 2**level * 0.75 + length / 2 + 2
-        rows, cols = img.shape[:2]
-        x0, y0 = max(int(cx - reach), 0), max(int(cy - reach), 0)
-        x1, y1 = min(int(cx + reach) + 1, cols), min(int(cy + reach) + 1, rows)
-        if x1 <= x0 or y1 <= y0:
-            return
-        m = np.empty((2, 3))
-        m[:, :2] = a
-        m[:, 2] = a @ (0.5 - np.array(sprite.shape[1::-1]) / 2) + (cx - 0.5 - x0, cy - 0.5 - y0)
-        patch = cv2.warpAffine(sprite, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR)
-        if length >= 1.0:  # motion blur: average along the displacement during the exposure
-            n = 2 * math.ceil(length / 2) + 1
-            kernel = np.zeros((n, n), np.float32)
-            c = n // 2
-            cv2.line(
-                kernel, _p(c - blur[0] / 2, c - blur[1] / 2), _p(c + blur[0] / 2, c + blur[1] / 2), 1.0, 1, 8, _SHIFT
-            )
-            patch = cv2.filter2D(patch, -1, kernel / kernel.sum())
-        roi = img[y0:y1, x0:x1]
-        inverse = 255 - patch[:, :, 3]
-        roi[:] = cv2.add(cv2.multiply(roi, cv2.merge([inverse] * 3), scale=1 / 255), patch[:, :, :3])
-
-
 class SyntheticClip(VideoSequence):
     """One seeded clip; see the module docstring. ``others`` holds the distractor faces' boxes ``[frames, D, 4]``
     (same convention as ``boxes``), ``identity``/``kind`` the target's, ``distractor_identities`` theirs.
@@ -209,18 +89,18 @@ class SyntheticClip(VideoSequence):
         self.focal = 0.9 * s
         # scenery
         sky = _SKIES[rng.integers(len(_SKIES))] + rng.uniform(-10, 10, (2, 3))
-        ground = _pick(_GROUNDS, rng)
+        ground = jittered(_GROUNDS, rng)
         self.sky, self.ground = np.clip(sky, 0, 255), np.stack([ground * 0.8, ground * 1.05]).clip(0, 255)
-        self.hills = (np.linspace(-1.5 * s, 1.5 * s, 24), rng.uniform(0.0, 0.08 * s, 24), _pick(_GROUNDS, rng) * 0.7)
-        self.road = _colour(rng.uniform(70, 115) + rng.uniform(-6, 6, 3))
-        self.walk = _colour(rng.uniform(140, 180) + rng.uniform(-8, 8, 3))
-        self.lane_colour = _colour((235, 235, 228) if rng.random() < 0.6 else (230, 190, 60))
+        self.hills = (np.linspace(-1.5 * s, 1.5 * s, 24), rng.uniform(0.0, 0.08 * s, 24), jittered(_GROUNDS, rng) * 0.7)
+        self.road = as_colour(rng.uniform(70, 115) + rng.uniform(-6, 6, 3))
+        self.walk = as_colour(rng.uniform(140, 180) + rng.uniform(-8, 8, 3))
+        self.lane_colour = as_colour((235, 235, 228) if rng.random() < 0.6 else (230, 190, 60))
         self.props = [self._prop(rng) for _ in range(int(rng.integers(8, 16)))]
         # faces: the target first, then the distractors
         target = identity_params(int(rng.integers(identities)), animal_fraction)
         self.identity, self.kind = target.identity, target.kind
         exposure = rng.uniform(0.3, 1.2)
-        faces = [_Face(target, *self._path(rng, frames, 1.0), rng, exposure)]
+        faces = [FaceSprite(target, *self._path(rng, frames, 1.0), rng, exposure)]
         others: list[int] = []
         for _ in range(int(rng.integers(1, distractors + 1)) if distractors else 0):
             ident = target
@@ -229,7 +109,7 @@ class SyntheticClip(VideoSequence):
                 if ident.identity != target.identity and (ident.kind == target.kind or rng.random() < 0.3):
                     break
             if ident.identity != target.identity:
-                faces.append(_Face(ident, *self._path(rng, frames, rng.uniform(0.5, 1.0)), rng, exposure))
+                faces.append(FaceSprite(ident, *self._path(rng, frames, rng.uniform(0.5, 1.0)), rng, exposure))
                 others.append(ident.identity)
         self.faces, self.distractor_identities = faces, tuple(others)
         self.boxes = faces[0].boxes(size, size)
@@ -246,9 +126,9 @@ class SyntheticClip(VideoSequence):
             start = int(rng.integers(0, max(frames - duration, 0) + 1))
             kind = "pole" if rng.random() < 0.6 else "vehicle"
             width = rng.uniform(0.2, 0.5) if kind == "pole" else rng.uniform(1.5, 3.0)
-            colour = _pick(_CAR_COLOURS, rng, 20) * (0.5 if kind == "pole" else 1.0)
+            colour = jittered(_CAR_COLOURS, rng, 20) * (0.5 if kind == "pole" else 1.0)
             top = rng.uniform(0.0, 0.35)  # a vehicle's roof, below the face centre: the lower face is hidden
-            self.passes.append((start, duration, kind, width, top, _colour(colour), int(rng.choice((-1, 1)))))
+            self.passes.append((start, duration, kind, width, top, as_colour(colour), int(rng.choice((-1, 1)))))
         # lighting and sensor
         self.gain = np.exp(
             rng.uniform(-0.25, 0.15)
@@ -269,7 +149,7 @@ class SyntheticClip(VideoSequence):
             x = edge + side * rng.uniform(7, 14)
         else:
             x = edge + side * rng.uniform(2.3, 6)
-        colour = _pick(_PROP_COLOURS[kind], rng)
+        colour = jittered(_PROP_COLOURS[kind], rng)
         return kind, x, rng.uniform(0, _SPAN), rng.uniform(0.7, 1.4), colour, rng.uniform(40, 90, 3)
 
     def _path(self, rng: np.random.Generator, frames: int, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -333,7 +213,7 @@ class SyntheticClip(VideoSequence):
         img = np.ascontiguousarray(np.broadcast_to(column.astype(np.uint8)[:, None, :], (size, size, 3)))
         xs, heights, colour = self.hills
         u = xs + self.vanish[t]
-        _poly(img, [*zip(u, horizon - heights, strict=True), (u[-1], horizon + 1), (u[0], horizon + 1)], colour)
+        polygon(img, [*zip(u, horizon - heights, strict=True), (u[-1], horizon + 1), (u[0], horizon + 1)], colour)
         return img
 
     def _draw_road(self, img: np.ndarray, t: int) -> None:
@@ -342,7 +222,7 @@ class SyntheticClip(VideoSequence):
         def strip(x1: float, x2: float, z1: float, z2: float, colour) -> None:
             """The ground between ``x1`` and ``x2`` (left to right) from depth ``z1`` to ``z2``."""
             corners = [(x1, z2), (x2, z2), (x2, z1), (x1, z1)]
-            _poly(img, [self._project(t, x, z) for x, z in corners], colour)
+            polygon(img, [self._project(t, x, z) for x, z in corners], colour)
 
         strip(_ROAD_LEFT - 2.5, _ROAD_RIGHT + 2.5, near, far, self.walk)
         strip(_ROAD_LEFT, _ROAD_RIGHT, near, far, self.road)
@@ -368,22 +248,22 @@ class SyntheticClip(VideoSequence):
         f = self.focal / z
         u, v = self._project(t, x, z)
         if kind == "pole":
-            _rect(img, u - 0.1 * f, v - 7 * scale * f, u + 0.1 * f, v, colour)
+            rect(img, u - 0.1 * f, v - 7 * scale * f, u + 0.1 * f, v, colour)
             reach = -1.5 if x > 0 else 1.5
-            _rect(
+            rect(
                 img, min(u, u + reach * f), v - 7 * scale * f, max(u, u + reach * f), v - (7 * scale - 0.12) * f, colour
             )
         elif kind == "tree":
-            _rect(img, u - 0.18 * f, v - 2.6 * scale * f, u + 0.18 * f, v, (90, 64, 40))
+            rect(img, u - 0.18 * f, v - 2.6 * scale * f, u + 0.18 * f, v, (90, 64, 40))
             for dx, dy, r in ((0, 4.2, 1.9), (-0.8, 3.4, 1.3), (0.9, 3.5, 1.3)):
                 shade = colour * (0.85 + 0.1 * dx)
-                _ellipse(img, u + dx * scale * f, v - dy * scale * f, r * scale * f, r * scale * 1.1 * f, shade)
+                ellipse(img, u + dx * scale * f, v - dy * scale * f, r * scale * f, r * scale * 1.1 * f, shade)
         elif kind == "sign":
-            _rect(img, u - 0.05 * f, v - 2.4 * f, u + 0.05 * f, v, (140, 140, 140))
-            _ellipse(img, u, v - 2.4 * f, 0.45 * scale * f, 0.45 * scale * f, colour)
-            _ellipse(img, u, v - 2.4 * f, 0.3 * scale * f, 0.3 * scale * f, (240, 240, 240))
+            rect(img, u - 0.05 * f, v - 2.4 * f, u + 0.05 * f, v, (140, 140, 140))
+            ellipse(img, u, v - 2.4 * f, 0.45 * scale * f, 0.45 * scale * f, colour)
+            ellipse(img, u, v - 2.4 * f, 0.3 * scale * f, 0.3 * scale * f, (240, 240, 240))
         elif kind == "bush":
-            _ellipse(img, u, v - 0.4 * scale * f, 1.1 * scale * f, 0.6 * scale * f, colour)
+            ellipse(img, u, v - 0.4 * scale * f, 1.1 * scale * f, 0.6 * scale * f, colour)
         elif kind == "building":
             depth, height = 20 * scale, 12 * scale
             z2 = z + depth
@@ -393,18 +273,18 @@ class SyntheticClip(VideoSequence):
                 self._project(t, x, z2, height),
                 self._project(t, x, z, height),
             ]
-            _poly(img, corners, colour)
+            polygon(img, corners, colour)
             for floor in np.arange(3.0, height, 3.0):  # storeys as dark window bands
                 a, b = self._project(t, x, z, floor - 1.4), self._project(t, x, z2, floor - 1.4)
                 c, d = self._project(t, x, z2, floor - 0.4), self._project(t, x, z, floor - 0.4)
-                _poly(img, [a, b, c, d], extra)
+                polygon(img, [a, b, c, d], extra)
         else:  # car, seen from behind (or head-on in the oncoming lane)
             w, h = 0.9 * f, 1.4 * f
-            _rect(img, u - w, v - h, u + w, v, colour)
-            _rect(img, u - 0.8 * w, v - 0.95 * h, u + 0.8 * w, v - 0.6 * h, (40, 44, 52))
+            rect(img, u - w, v - h, u + w, v, colour)
+            rect(img, u - 0.8 * w, v - 0.95 * h, u + 0.8 * w, v - 0.6 * h, (40, 44, 52))
             light = (250, 240, 200) if x < 0 else (220, 30, 30)
             for side in (-1, 1):
-                _rect(
+                rect(
                     img,
                     u + side * 0.85 * w - 0.12 * w,
                     v - 0.45 * h,
@@ -412,7 +292,7 @@ class SyntheticClip(VideoSequence):
                     v - 0.3 * h,
                     light,
                 )
-            _rect(img, u - w, v - 0.08 * h, u + w, v + 0.05 * h, (20, 20, 20))
+            rect(img, u - w, v - 0.08 * h, u + w, v + 0.05 * h, (20, 20, 20))
 
     def _draw_passes(self, img: np.ndarray, t: int) -> None:
         """Poles and vehicles sweeping across the target's position: partial occlusion for a few frames."""
@@ -425,11 +305,11 @@ class SyntheticClip(VideoSequence):
             progress = (t - start + 0.5) / duration - 0.5
             x = cx + direction * progress * 2 * (0.5 * s + 0.5 * w)
             if kind == "pole":
-                _rect(img, x - w / 2, -1, x + w / 2, self.size + 1, colour)
+                rect(img, x - w / 2, -1, x + w / 2, self.size + 1, colour)
             else:
                 y = cy + top * s
-                _rect(img, x - w / 2, y, x + w / 2, self.size + 1, colour)
-                _rect(img, x - w / 2 + 0.1 * s, y + 0.05 * s, x + w / 2 - 0.1 * s, y + 0.3 * s, (40, 44, 52))
+                rect(img, x - w / 2, y, x + w / 2, self.size + 1, colour)
+                rect(img, x - w / 2 + 0.1 * s, y + 0.05 * s, x + w / 2 - 0.1 * s, y + 0.3 * s, (40, 44, 52))
 
 
 class SyntheticVideos(VideoDataset):
@@ -437,6 +317,8 @@ class SyntheticVideos(VideoDataset):
     ``(seed, i)``. Identities, their kinds (``animal_fraction``) and appearance are those of
     :class:`~facebox.envs.data.synthetic.SyntheticFaces`; each clip holds 1..``distractors`` look-alike faces.
     """
+
+    unit = "clips"
 
     def __init__(
         self,
@@ -472,11 +354,9 @@ class SyntheticVideos(VideoDataset):
         return self.length
 
     def __getitem__(self, index: int) -> SyntheticClip:
-        if not -self.length <= index < self.length:
-            raise IndexError(f"index {index} out of range for {self.length} clips")
         return SyntheticClip(
             self.seed,
-            index % self.length,
+            self._check_index(index),
             self.size,
             self.frames,
             self.animal_fraction,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-import yaml
 
 pytest.importorskip("stable_baselines3")
 
-from facebox.agents.evaluate import make_eval_env, model_policy  # noqa: E402
-from facebox.agents.train import DEFAULT_ALGO, held_out, train  # noqa: E402
-from facebox.benchmarks.localize import POLICIES, run_episodes, summarize  # noqa: E402
+from facebox.agents.models import make_eval_env, model_policy  # noqa: E402
+from facebox.agents.train import DEFAULT_ALGO, train  # noqa: E402
+from facebox.envs.data.sources import held_out  # noqa: E402
+from facebox.envs.policies import POLICIES  # noqa: E402
+from facebox.envs.rollout import run_episodes, summarize  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -18,8 +19,7 @@ def _trained(algo: str, runs_dir) -> tuple[dict, dict]:
     """The YAML agent (seed 0) and the random policy on 1000 images of a seed neither training nor its periodic
     evaluation saw.
     """
-    model, run_dir = train(algo, runs_dir=runs_dir, seed=0, progress_bar=False, verbose=0)
-    config = yaml.safe_load((run_dir / "config.yml").read_text())
+    model, _, config = train(algo=algo, runs_dir=runs_dir, seed=0, progress_bar=False, verbose=0)
     env = make_eval_env(config, data=held_out(config["eval"]["data"], offset=1))
     rows = []
     for name, policy in (("agent", model_policy(model)), ("random", POLICIES["random"](0))):

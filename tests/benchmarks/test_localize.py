@@ -40,24 +40,6 @@ def test_harness_ranks_oracle_above_random_and_writes_outputs(tmp_path):
     assert frames.ndim == 4 and len(frames) >= 3  # start frame + at least a few steps
 
 
-def test_episode_success_needs_a_trigger():
-    assert localize.Episode(iou=0.8, triggered=True, steps=5).success(0.7)
-    assert not localize.Episode(iou=0.8, triggered=False, steps=40).success(0.5)
-    assert not localize.Episode(iou=0.55, triggered=True, steps=5).success(0.7)
-
-
-def test_summary_counts_only_triggers_above_threshold():
-    episodes = [
-        localize.Episode(iou=0.8, triggered=True, steps=5),
-        localize.Episode(iou=0.6, triggered=True, steps=9),
-        localize.Episode(iou=0.9, triggered=False, steps=40),  # on the face but never triggered: not a success
-        localize.Episode(iou=0.2, triggered=True, steps=7),
-    ]
-    s = localize.summarize("p", episodes, speed=1.0)
-    assert (s["success@0.5"], s["success@0.7"], s["median_steps"], s["trigger_rate"]) == (0.5, 0.25, 8, 0.75)
-    assert s["mean_iou"] == pytest.approx(0.625)
-
-
 def test_harness_rejects_an_unknown_policy():
     with pytest.raises(SystemExit):
         localize.main(["--policy", "greedy"])
@@ -106,3 +88,35 @@ def test_harness_runs_every_real_set_in_one_table_with_the_cascade_of_its_faces(
     assert all(r["episodes"] == 3 and r["success@0.5"] == 1.0 for r in rows if r["policy"] == "oracle")
     with open(out / "results.csv") as f:
         assert [r["data"] for r in csv.DictReader(f)] == [r["data"] for r in rows]
+
+
+def test_harness_puts_a_trained_model_beside_the_reference_policies(tmp_path):
+    pytest.importorskip("stable_baselines3")
+    from tiny_agents import tiny_train
+
+    _, run_dir, _ = tiny_train(tmp_path)
+    model = run_dir / "final_model.zip"
+    rows = localize.main(
+        [
+            "--data",
+            "synthetic?seed=3",
+            "--policy",
+            f"model:{model}",
+            "--policy",
+            "oracle",
+            "--episodes",
+            "4",
+            "--gif-episodes",
+            "1",
+            "--video",
+            "mp4",
+            "--out",
+            str(tmp_path / "table"),
+        ]
+    )
+    assert [r["policy"] for r in rows] == [str(model), "oracle"]
+    assert rows[1]["success@0.5"] == 1.0
+    assert 1 <= rows[0]["median_steps"] <= 40
+    assert (tmp_path / "table" / "model.mp4").stat().st_size > 0
+    with pytest.raises(FileNotFoundError, match="nope.zip"):
+        localize.main(["--policy", f"model:{tmp_path / 'nope.zip'}", "--episodes", "1"])

@@ -142,3 +142,16 @@ def test_a_saved_sb3_model_tracks_through_the_env_and_must_fit_it(tmp_path):
     assert scores.frames == 4 and 0 <= scores.auc <= 20 / 21
     with pytest.raises(ValueError, match="does not fit the tracking env.*36, 36.*64, 64"):
         track.make_tracker(f"model:{tmp_path / 'ppo.zip'}", dataset)
+
+
+@pytest.mark.parametrize("algo", ["ppo", "dqn"])
+def test_agents_train_on_the_tracking_env_and_run_in_the_otb_runner(tmp_path, algo):
+    pytest.importorskip("stable_baselines3")
+    from tiny_agents import tiny_train
+
+    _, run_dir, _ = tiny_train(tmp_path, algo, env_id="facebox/FaceTracking-v0")
+    model = f"model:{run_dir / 'final_model.zip'}"  # observation settings come from the run's config.yml
+    out = tmp_path / "track"
+    (row,) = track.main(["--data", "synthetic?length=1", "--tracker", model, "--max-frames", "6", "--out", str(out)])
+    assert row["frames"] == 6 and 0.0 <= row["auc"] <= 1.0
+    assert (out / "success.png").is_file()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from facebox.config import ConfigError
 from facebox.envs.localization import FaceLocalizationEnv
 from facebox.envs.policies import GreedyOracle, RandomPolicy
 
@@ -184,17 +185,28 @@ def test_history_is_one_hot_of_last_actions(boxes_on_noise):
 @pytest.mark.parametrize(
     ("config", "match"),
     [
-        ({"tua": 0.5}, "unknown key config\\['tua'\\]"),
-        ({"observation": {"type": "glimpse", "sise": 32}}, "sise"),
-        ({"observation": {"type": "pixels"}}, "unknown observation type.*'pixels'.*glimpse"),
-        ({"action": {"type": "discrete", "alpha": 0.1, "beta": 1}}, "beta"),
-        ({"target": "smallest"}, "largest"),
-        ({"dataset": "imagenet:/x"}, "unknown format 'imagenet'"),
+        ({"tua": 0.5}, "unknown key config\\['tua'\\]; valid keys: .*'tau'"),
+        ({"observation": {"type": "glimpse", "sise": 32}}, "config\\['observation'\\]\\['sise'\\].*'size'"),
+        ({"observation": {"type": "pixels"}}, "config\\['observation'\\]\\['type'\\]\\) 'pixels'.*glimpse"),
+        ({"observation": "glimpse"}, "config\\['observation'\\]: expected a mapping.*got str 'glimpse'"),
+        ({"action": {"type": "discrete", "alpha": 0.1, "beta": 1}}, "config\\['action'\\]\\['beta'\\]"),
+        ({"target": "smallest"}, "config\\['target'\\] = 'smallest'; expected one of .*'largest'"),
+        ({"start": "centre"}, "config\\['start'\\] = 'centre'; expected one of .*'image'"),
+        ({"min_size": 0.5}, "config\\['min_size'\\]: expected a number >= 1.*got 0.5"),
+        ({"min_size": "8"}, "config\\['min_size'\\]: expected a number >= 1.*got '8'"),
+        ({"dataset": "imagenet:/x"}, "config\\['dataset'\\]: .*unknown format 'imagenet'; expected one of"),
     ],
 )
-def test_bad_config_is_a_clear_error(boxes_on_noise, config, match):
-    with pytest.raises((KeyError, ValueError), match=match):
+def test_bad_config_is_a_config_error_naming_the_key(boxes_on_noise, config, match):
+    with pytest.raises(ConfigError, match=match):
         make_env(boxes_on_noise, **config)
+
+
+def test_bad_render_mode_and_non_mapping_config_are_config_errors():
+    with pytest.raises(ConfigError, match="render_mode: expected None or one of \\['rgb_array'\\], got 'human'"):
+        FaceLocalizationEnv(render_mode="human")
+    with pytest.raises(ConfigError, match="config: expected a mapping, got str 'tau=0.5'"):
+        FaceLocalizationEnv(config="tau=0.5")
 
 
 @pytest.mark.parametrize("action", [9, -1, 2.5, "up", None])
@@ -205,8 +217,8 @@ def test_out_of_range_action_is_a_clear_error(boxes_on_noise, action):
         env.step(action)
 
 
-def test_empty_dataset_is_a_clear_error(boxes_on_noise):
-    with pytest.raises(ValueError, match="empty"):
+def test_empty_dataset_is_a_config_error(boxes_on_noise):
+    with pytest.raises(ConfigError, match="config\\['dataset'\\] = .*: expected a dataset with images, got none"):
         FaceLocalizationEnv(config={"dataset": boxes_on_noise([])})
 
 

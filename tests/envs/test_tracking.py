@@ -8,8 +8,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+from facebox.config import ConfigError
 from facebox.envs.boxes import iou
-from facebox.envs.data.video import SequenceList, VideoSequence
+from facebox.envs.data.video import SequenceList, VideoDataset, VideoSequence
 from facebox.envs.observations import Pyramid
 from facebox.envs.policies import GreedyOracle
 from facebox.envs.tracking import FaceTrackingEnv
@@ -256,21 +257,36 @@ def test_history_is_kept_across_frames():
 @pytest.mark.parametrize(
     ("config", "match"),
     [
-        ({"mode": "test"}, "config\\['mode'\\] = 'test'.*'train', 'eval'"),
-        ({"reward": "sparse"}, "'adnet', 'dense'"),
-        ({"max_actions": 0}, "max_actions"),
-        ({"clip_length": 2.5}, "clip_length"),
-        ({"jitter": 1.5}, "jitter"),
-        ({"clip": 3}, "unknown key config\\['clip'\\]"),
-        ({"action": {"type": "adnt"}}, "unknown action type.*'adnt'.*'adnet'"),
-        ({"action": {"alpha": 0.05, "beta": 1}}, "beta"),
-        ({"observation": {"type": "template", "sise": 3}}, "sise"),
-        ({"dataset": "imagenet:/x"}, "imagenet"),
+        ({"mode": "test"}, "config\\['mode'\\] = 'test'; expected one of \\('train', 'eval'\\)"),
+        ({"reward": "sparse"}, "config\\['reward'\\] = 'sparse'; expected one of \\('adnet', 'dense'\\)"),
+        ({"max_actions": 0}, "config\\['max_actions'\\]: expected an integer >= 1, got 0"),
+        ({"clip_length": 2.5}, "config\\['clip_length'\\]: expected an integer >= 1, got 2.5"),
+        ({"jitter": 1.5}, "config\\['jitter'\\]: expected a number in \\[0, 1\\), got 1.5"),
+        ({"jitter": "0.1"}, "config\\['jitter'\\]: expected a number in \\[0, 1\\), got '0.1'"),
+        ({"min_size": 0}, "config\\['min_size'\\]: expected a number >= 1"),
+        ({"clip": 3}, "unknown key config\\['clip'\\]; valid keys: .*'clip_length'"),
+        ({"action": {"type": "adnt"}}, "config\\['action'\\]\\['type'\\]\\) 'adnt'.*'adnet'"),
+        ({"action": "adnet"}, "config\\['action'\\]: expected a mapping such as \\{'type': 'adnet'\\}, got str"),
+        ({"action": {"alpha": 0.05, "beta": 1}}, "config\\['action'\\]\\['beta'\\]"),
+        ({"observation": {"type": "template", "sise": 3}}, "config\\['observation'\\]\\['sise'\\]"),
+        ({"dataset": "imagenet:/x"}, "config\\['dataset'\\]: .*unknown format 'imagenet'"),
     ],
 )
-def test_bad_config_is_a_clear_error(config, match):
-    with pytest.raises((KeyError, ValueError), match=match):
+def test_bad_config_is_a_config_error_naming_the_key(config, match):
+    with pytest.raises(ConfigError, match=match):
         make_env(**config)
+
+
+def test_empty_dataset_is_a_config_error():
+    class NoVideos(VideoDataset):
+        def __len__(self) -> int:
+            return 0
+
+        def __getitem__(self, index: int) -> VideoSequence:
+            raise IndexError(index)
+
+    with pytest.raises(ConfigError, match="config\\['dataset'\\] = .*: expected a dataset with sequences, got none"):
+        FaceTrackingEnv(config={"dataset": NoVideos()})
 
 
 def test_sequence_without_a_usable_start_is_a_clear_error():

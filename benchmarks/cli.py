@@ -1,8 +1,8 @@
 """The ``facebox`` console script: ``facebox train ...``, ``facebox evaluate ...``, ``facebox demo``.
 
 Each subcommand hands its arguments to the ``main`` of its module (``python -m facebox.agents.train --help``,
-...), so the two spellings never drift apart. Modules are imported only when their command runs, so
-``facebox --help`` does not pay for torch.
+``python -m facebox.benchmarks.evaluate --help``, ...), so the two spellings never drift apart. Modules are
+imported only when their command runs, so ``facebox --help`` does not pay for torch.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ __all__ = ["COMMANDS", "main"]
 # command -> (module:function taking argv, help line)
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("facebox.agents.train:main", "train a DQN or PPO agent (hyperparams/<algo>.yml + overrides)"),
-    "evaluate": ("facebox.agents.evaluate:main", "success@0.5/0.7, mean IoU, median steps, and an animation"),
-    "demo": ("facebox.agents.train:demo_main", "train the default agent; compare it with the oracle and random"),
+    "evaluate": ("facebox.benchmarks.evaluate:main", "success@0.5/0.7, mean IoU, median steps, and an animation"),
+    "demo": ("facebox.benchmarks.demo:main", "train the default agent; compare it with the oracle and random"),
 }
 
 

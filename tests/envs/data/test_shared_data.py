@@ -1,13 +1,13 @@
 """Every still-image set of the shared data folder loads through the format loaders with boxes on the content.
 
-The folder sits beside the repository (``<repo>/../shared/data``) or where ``FACEBOX_SHARED_DATA`` points; the tests
-skip when it is absent. Counts are the ones each set's SOURCE.txt states; the invariants check that the box
-conventions are right (boxes inside their images, derived tables agreeing with the original annotations).
+The folder sits beside the repository (``<repo>/../shared/data``) or where ``FACEBOX_SHARED_DATA`` points (the
+``shared_data`` fixture of ``tests/conftest.py``); the tests skip when it is absent. Counts are the ones each set's
+SOURCE.txt states; the invariants check that the box conventions are right (boxes inside their images, derived
+tables agreeing with the original annotations).
 """
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -17,11 +17,9 @@ import pytest
 from facebox.envs.data import open_dataset
 from facebox.envs.data.formats import load_coco, load_csv, load_dlib_xml, load_voc, load_wider
 
-SHARED = Path(os.environ.get("FACEBOX_SHARED_DATA") or Path(__file__).resolve().parents[2].parent / "shared" / "data")
 
-
-def _folder(name: str) -> Path:
-    folder = SHARED / name
+def _folder(shared_data: Path, name: str) -> Path:
+    folder = shared_data / name
     if not folder.is_dir():
         pytest.skip(f"shared data folder {folder} is absent")
     return folder
@@ -45,8 +43,8 @@ def _inside(ds, width: float | None = None, height: float | None = None) -> None
 # ----------------------------------------------------------------------------------------------------- WIDER
 
 
-def test_wider_subset_rescaled_file() -> None:
-    folder = _folder("wider_face_val_subset")
+def test_wider_subset_rescaled_file(shared_data: Path) -> None:
+    folder = _folder(shared_data, "wider_face_val_subset")
     ds = load_wider(folder / "boxes_416x416.txt", images="images")
     assert len(ds) == 100
     assert sum(len(e.boxes) for e in ds.entries) == 2656  # no zero-size box in this subset: nothing dropped
@@ -59,8 +57,8 @@ def test_wider_subset_rescaled_file() -> None:
     assert len(load_wider(folder / "boxes_416x416.txt", images="images", ignore_invalid=True)) == 100
 
 
-def test_wider_subset_official_gt_with_sizes_file_matches_rescaled_file() -> None:
-    folder = _folder("wider_face_val_subset")
+def test_wider_subset_official_gt_with_sizes_file_matches_rescaled_file(shared_data: Path) -> None:
+    folder = _folder(shared_data, "wider_face_val_subset")
     rescaled = load_wider(folder / "boxes_416x416.txt", images="images")
     official = load_wider(folder / "wider_face_val_bbx_gt.txt", images="images", sizes="image_sizes.txt")
     assert [e.path for e in official.entries] == [e.path for e in rescaled.entries]
@@ -69,10 +67,10 @@ def test_wider_subset_official_gt_with_sizes_file_matches_rescaled_file() -> Non
         assert np.array_equal(a.attributes["occlusion"], b.attributes["occlusion"])
 
 
-def test_wider_subset_without_rescaling_is_caught_on_access() -> None:
+def test_wider_subset_without_rescaling_is_caught_on_access(shared_data: Path) -> None:
     """The images are stretched to 416x416 while the official txt is in original pixels: forgetting ``sizes``
     puts boxes outside the image, which reading the image reports (the load itself cannot know the size)."""
-    folder = _folder("wider_face_val_subset")
+    folder = _folder(shared_data, "wider_face_val_subset")
     raw = load_wider(folder / "wider_face_val_bbx_gt.txt", images="images")
     assert max(float(e.boxes[:, 0].max()) for e in raw.entries) > 416
     with pytest.raises(ValueError, match="outside the 416x416 image"):
@@ -83,8 +81,8 @@ def test_wider_subset_without_rescaling_is_caught_on_access() -> None:
 # ------------------------------------------------------------------------------------------------------ dlib
 
 
-def test_dlib_pascal_faces() -> None:
-    folder = _folder("dlib_pascal_faces")
+def test_dlib_pascal_faces(shared_data: Path) -> None:
+    folder = _folder(shared_data, "dlib_pascal_faces")
     ds = load_dlib_xml(folder / "training.xml")
     assert len(ds) == 4 and sum(len(e.boxes) for e in ds.entries) == 18
     _inside(ds)
@@ -107,8 +105,8 @@ def test_dlib_pascal_faces() -> None:
 # ------------------------------------------------------------------------------------------------- cat faces
 
 
-def test_cat_faces_voc() -> None:
-    folder = _folder("cat_faces_orienfish")
+def test_cat_faces_voc(shared_data: Path) -> None:
+    folder = _folder(shared_data, "cat_faces_orienfish")
     ds = load_voc(folder, classes=("cat_face",), kind="animal")
     assert len(ds) == 122
     counts = {Path(e.path).stem: len(e.boxes) for e in ds.entries}
@@ -146,8 +144,8 @@ def test_cat_faces_voc() -> None:
 COLUMNS = "image,width,height,n,x0,y0,x1,y1,how,note"
 
 
-def test_face_landmark_samples_csv() -> None:
-    folder = _folder("face_landmark_samples")
+def test_face_landmark_samples_csv(shared_data: Path) -> None:
+    folder = _folder(shared_data, "face_landmark_samples")
     ds = load_csv(folder / "DERIVED_face_boxes.tsv", columns=COLUMNS, kind="human")
     assert len(ds) == 16 and sum(len(e.boxes) for e in ds.entries) == 16
     _inside(ds)
@@ -156,8 +154,8 @@ def test_face_landmark_samples_csv() -> None:
     assert sum("not annotated" in n or "unannotated" in n for n in notes) == 2
 
 
-def test_face_landmark_samples_coco_json_agrees_with_table() -> None:
-    folder = _folder("face_landmark_samples")
+def test_face_landmark_samples_coco_json_agrees_with_table(shared_data: Path) -> None:
+    folder = _folder(shared_data, "face_landmark_samples")
     table = {e.path: e.boxes for e in load_csv(folder / "DERIVED_face_boxes.tsv", columns=COLUMNS).entries}
     checked = 0
     for json_file in sorted((folder / "mmpose_tests").glob("*/test_*.json")):

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+from facebox.config import ConfigError
 from facebox.envs.data import open_dataset
 from facebox.envs.data.synthetic import SyntheticFaces, identity_params, render_face
 
@@ -142,7 +143,7 @@ def test_face_boxes_leave_out_hair_and_ears():
             assert (face[:2] >= head[:2] - 1).all() and (face[2:] <= head[2:] + 1).all(), (i, head, face)
             heights.append((face[3] - face[1]) / (head[3] - head[1]))
     assert 0.65 < np.mean(heights) < 0.9 and max(heights) <= 1.0, np.mean(heights)
-    with pytest.raises(ValueError, match="box"):
+    with pytest.raises(ConfigError, match="box must be one of"):
         render_face(
             np.zeros((40, 40, 3), np.uint8),
             identity_params(0),
@@ -199,5 +200,5 @@ def test_indexing_sampling_and_spec_strings():
     ],
 )
 def test_bad_parameters_name_themselves(kwargs, name):
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises(ConfigError, match=name):
         SyntheticFaces(**kwargs)

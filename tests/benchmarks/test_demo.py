@@ -1,0 +1,30 @@
+"""``make demo``: the seed and warm start it is given, the table on held-out images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("stable_baselines3")
+
+from tiny_agents import tiny_train  # noqa: E402
+
+
+def test_demo_trains_the_seed_and_warm_start_it_is_given_and_compares_on_held_out_images(tmp_path, monkeypatch):
+    from facebox.benchmarks import demo
+
+    calls = []
+
+    def fake_train(*, algo, seed, bc_steps, runs_dir, command):
+        calls.append((algo, seed, bc_steps))
+        return tiny_train(Path(runs_dir), algo, seed=seed, bc_steps=bc_steps)
+
+    monkeypatch.setattr(demo, "train", fake_train)
+    argv = ["--runs-dir", str(tmp_path), "--episodes", "3", "--seed", "3", "--bc-steps", "0"]
+    rows = demo.main(argv)
+    assert calls == [("ppo", 3, 0)]
+    assert [(r["policy"], r["episodes"]) for r in rows] == [("agent", 3), ("greedy oracle", 3), ("random", 3)]
+    assert rows[1]["success@0.5"] == 1.0  # the oracle on the held-out images
+    (run_dir,) = tmp_path.iterdir()
+    assert "__s3__" in run_dir.name and (run_dir / "eval" / "episodes.gif").is_file()
