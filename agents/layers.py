@@ -20,7 +20,8 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from facebox.agents.encoders import ENCODERS, SpatialSoftmax, encoder_policy_kwargs
+from facebox.agents.encoders import ENCODERS, encoder_policy_kwargs
+from facebox.perception.backbones import SpatialSoftmax
 
 __all__ = ["LayerRow", "layer_table", "format_table", "main"]
 

@@ -13,7 +13,9 @@ from gymnasium import spaces  # noqa: E402
 from stable_baselines3 import DQN, PPO  # noqa: E402
 
 import facebox  # noqa: E402, F401  (registers the environments)
-from facebox.agents.encoders import ENCODERS, SpatialSoftmax, encoder_policy_kwargs, sincos_2d  # noqa: E402
+from facebox.agents.encoders import ENCODERS, encoder_policy_kwargs  # noqa: E402
+from facebox.config import ConfigError  # noqa: E402
+from facebox.perception import backbones  # noqa: E402
 
 ENV_ID = "facebox/FaceLocalization-v0"
 HISTORY = 90  # 10 one-hot actions of 9
@@ -123,9 +125,9 @@ def test_unknown_encoder_lists_the_valid_names():
 
 
 def test_unknown_option_is_named_with_the_valid_ones():
-    with pytest.raises(TypeError, match=r"\['widht'\].*'width'"):
+    with pytest.raises(ConfigError, match=r"\['widht'\].*'width'"):
         encoder_policy_kwargs("vit", widht=32)
-    with pytest.raises(TypeError, match="'fc'"):
+    with pytest.raises(ConfigError, match="'fc'"):
         encoder_policy_kwargs("dwsep", patch=4)
 
 
@@ -141,26 +143,11 @@ def test_options_reach_the_network():
     assert vit.networks["glimpse"].position.shape == (64, 32)  # (32 / 4)² patches
 
 
-def test_spatial_softmax_reads_the_position_of_the_strongest_response():
-    # One channel, hot at row 1, column 5 of a 7x7 map: a large score weight puts all attention there, so the
-    # expected position is that cell's coordinate on the -1..1 grid and the pooled feature its value.
-    layer = SpatialSoftmax(channels=1, keypoints=2)
-    with torch.no_grad():
-        layer.score.weight[:] = torch.tensor([[[[50.0]]], [[[-50.0]]]])
-        layer.score.bias.zero_()
-    x = torch.zeros(1, 1, 7, 7)
-    x[0, 0, 1, 5] = 1.0
-    out = layer(x).view(2, 3)  # per keypoint: x, y, pooled feature
-    assert torch.allclose(out[0], torch.tensor([-1 + 2 * 5 / 6, -1 + 2 * 1 / 6, 1.0]), atol=1e-4)
-    # the second keypoint avoids the hot cell: attention spread over the other 48 cells, centred near (0, 0)
-    assert out[1, 2] < 1e-3 and out[1, :2].abs().max() < 0.05
-
-
 def test_keypoints_replace_the_flatten_of_the_cnn():
     space = spaces.Dict({"glimpse": _image((64, 64, 3))})
     cnn = _build("cnn", space, channels=(8, 16, 24), fc=40, stride=2, keypoints=6)
     network = cnn.networks["glimpse"]
-    assert isinstance(network.convs.keypoints, SpatialSoftmax) and not hasattr(network.convs, "pool3")
+    assert isinstance(network.convs.keypoints, backbones.SpatialSoftmax) and not hasattr(network.convs, "pool3")
     assert network.head.fc.in_features == 6 * (2 + 24)
     assert _build("dwsep", space, keypoints=4).networks["glimpse"].head.fc.in_features == 4 * (2 + 128)
 
@@ -194,8 +181,6 @@ def test_vit_position_code_is_fixed_sinusoidal_not_a_parameter():
     row, col = 2, 3  # patch 11 of the 4x4 grid, row-major
     expected = np.concatenate([np.sin(row * f), np.cos(row * f), np.sin(col * f), np.cos(col * f)])
     np.testing.assert_allclose(network.position[4 * row + col].numpy(), expected, rtol=1e-6, atol=1e-7)
-    codes = sincos_2d(4, 4, 8)
-    assert len(torch.unique(codes, dim=0)) == 16
 
 
 @pytest.mark.parametrize("name", sorted(ENCODERS))
@@ -242,21 +227,3 @@ def test_dqn_trains_with_the_encoder(name):
     with torch.no_grad():
         q_values = q_net(model.policy.obs_to_tensor(obs)[0])
     assert q_values.shape == (1, env.action_space.n) and torch.isfinite(q_values).all()
-
-
-@pytest.mark.parametrize("keypoints", [0, 4])
-def test_course_cnn_computes_conv_relu_pool_as_the_course_orders_it(keypoints):
-    """The CNN pools before its ReLUs, channels-last, for speed: the function must be the course's."""
-    from torch.nn import functional as F
-
-    from facebox.agents.encoders import CourseCNN
-
-    torch.manual_seed(0)
-    net = CourseCNN((3, 40, 40), (4, 8, 8), fc=16, keypoints=keypoints, separable=False)
-    x = torch.rand(5, 3, 40, 40)
-    c = net.convs
-    h = F.max_pool2d(F.relu(c.conv1(x)), 2)
-    h = F.max_pool2d(F.relu(c.conv2(h)), 2)
-    h = F.relu(c.conv3(h))
-    h = c.keypoints(h) if keypoints else F.max_pool2d(h, 2).flatten(1)
-    torch.testing.assert_close(net(x), net.head(h))

@@ -35,22 +35,21 @@ def default_agent(tmp_path_factory):
 
 
 def test_default_agent_beats_random_by_a_wide_margin(default_agent):
-    agent, rand = default_agent  # measured 0.74 vs 0.016, median 12 steps
+    agent, rand = default_agent  # margins well inside the measured gap (docs/experiments.md, 1)
     assert agent["success@0.5"] >= rand["success@0.5"] + 0.6
     assert agent["mean_iou"] >= rand["mean_iou"] + 0.2
     assert agent["median_steps"] <= 15  # it triggers: PPO's failure mode is never triggering (40 steps)
 
 
 def test_guided_dqn_agent_beats_random_by_a_wide_margin(tmp_path):
-    agent, rand = _trained("dqn", tmp_path)  # measured 0.73 vs 0.016
+    agent, rand = _trained("dqn", tmp_path)  # docs/experiments.md, 7
     assert agent["success@0.5"] >= rand["success@0.5"] + 0.6
     assert agent["mean_iou"] >= rand["mean_iou"] + 0.2
 
 
 @pytest.mark.xfail(
-    reason="issue 4 target not reached: the default agent measures success@0.5 0.74 with median 12 steps after "
-    "9.0 minutes (1,000 images of held-out seed 2), bounded by the warm start's gradient steps: twice as many "
-    "(--bc-steps 800000, 18.3 minutes) measured 0.80; small faces seen from the whole image are the ones missed",
+    reason="issue 4 target not reached: the default agent's success is bounded by the warm start's gradient steps "
+    "(docs/experiments.md, 1-2); small faces seen from the whole image are the ones missed",
     strict=False,
 )
 def test_default_agent_meets_the_target(default_agent):
