@@ -81,6 +81,11 @@ def test_no_top_level_envs_or_agents_module_installed():
     assert all(name == "facebox" or name.startswith("facebox.") for name in [*listed, *mapping])
 
 
+def _printed_by(code: str) -> str:
+    """What ``code`` prints in a fresh interpreter: imports and registration as a user's script sees them."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+
+
 def test_gym_make_in_a_fresh_process_without_prior_import():
     code = (
         "import gymnasium as gym\n"
@@ -88,8 +93,7 @@ def test_gym_make_in_a_fresh_process_without_prior_import():
         "obs, info = env.reset(seed=0)\n"
         "print(sorted(obs))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "['glimpse', 'history']"
+    assert _printed_by(code) == "['glimpse', 'history']"
 
 
 def test_envs_never_import_torch():
@@ -100,8 +104,7 @@ def test_envs_never_import_torch():
         "    gym.make(env_id).reset(seed=0)\n"
         "print([m for m in sys.modules if m == 'torch' or m.startswith('torch.')])\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    assert _printed_by(code) == "[]"
 
 
 def test_registration_is_idempotent():

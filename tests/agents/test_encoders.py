@@ -183,47 +183,30 @@ def test_vit_position_code_is_fixed_sinusoidal_not_a_parameter():
     np.testing.assert_allclose(network.position[4 * row + col].numpy(), expected, rtol=1e-6, atol=1e-7)
 
 
+# Per algorithm: the tiny settings, the steps to learn and where its policy keeps the encoder.
+ALGO_SETTINGS = {
+    "ppo": (PPO, {"n_steps": 128, "batch_size": 64, "n_epochs": 1}, 256, lambda policy: policy.features_extractor),
+    "dqn": (
+        DQN,
+        {"buffer_size": 1000, "learning_starts": 64, "batch_size": 32, "train_freq": 4},
+        160,
+        lambda policy: policy.q_net.features_extractor,
+    ),
+}
+
+
+@pytest.mark.parametrize("algo", sorted(ALGO_SETTINGS))
 @pytest.mark.parametrize("name", sorted(ENCODERS))
-def test_ppo_trains_with_the_encoder(name):
+def test_the_algorithms_train_the_encoder(algo, name):
+    algo_cls, settings, steps, extractor_of = ALGO_SETTINGS[algo]
     env = gym.make(ENV_ID, config={"observation": {"size": 32}})
-    model = PPO(
-        "MultiInputPolicy",
-        env,
-        n_steps=128,
-        batch_size=64,
-        n_epochs=1,
-        seed=0,
-        policy_kwargs=encoder_policy_kwargs(name),
-    )
-    assert isinstance(model.policy.features_extractor, ENCODERS[name])
-    before = [p.detach().clone() for p in model.policy.features_extractor.parameters()]
-    model.learn(256)
-    after = list(model.policy.features_extractor.parameters())
-    assert any(not torch.equal(b, a) for b, a in zip(before, after, strict=True))
+    options = {"fc": 64} if name != "vit" else {"width": 32}
+    model = algo_cls("MultiInputPolicy", env, seed=0, policy_kwargs=encoder_policy_kwargs(name, **options), **settings)
+    extractor = extractor_of(model.policy)
+    assert isinstance(extractor, ENCODERS[name])
+    before = [p.detach().clone() for p in extractor.parameters()]
+    model.learn(steps)
+    assert any(not torch.equal(b, a) for b, a in zip(before, extractor.parameters(), strict=True))
     obs, _ = env.reset(seed=1)
     action, _ = model.predict(obs, deterministic=True)
     assert env.action_space.contains(int(action))
-
-
-@pytest.mark.parametrize("name", sorted(ENCODERS))
-def test_dqn_trains_with_the_encoder(name):
-    env = gym.make(ENV_ID, config={"observation": {"size": 32}})
-    model = DQN(
-        "MultiInputPolicy",
-        env,
-        buffer_size=1000,
-        learning_starts=64,
-        batch_size=32,
-        train_freq=4,
-        seed=0,
-        policy_kwargs=encoder_policy_kwargs(name, **({"fc": 64} if name != "vit" else {"width": 32})),
-    )
-    q_net = model.policy.q_net
-    assert isinstance(q_net.features_extractor, ENCODERS[name])
-    before = [p.detach().clone() for p in q_net.features_extractor.parameters()]
-    model.learn(160)
-    assert any(not torch.equal(b, a) for b, a in zip(before, q_net.features_extractor.parameters(), strict=True))
-    obs, _ = env.reset(seed=1)
-    with torch.no_grad():
-        q_values = q_net(model.policy.obs_to_tensor(obs)[0])
-    assert q_values.shape == (1, env.action_space.n) and torch.isfinite(q_values).all()
