@@ -17,8 +17,8 @@ lets every experiment start before a real dataset is downloaded. Design:
   a face in the same image) with dots that do not form an eye/nose/mouth layout, so an agent has to learn what a
   face looks like rather than find the skin-coloured blob.
 * **Fast.** Each image is a few dozen OpenCV primitive calls; the only per-pixel randomness (sensor noise,
-  textures) is cropped from a noise bank computed once per image size (``python -m
-  facebox.benchmarks.synthetic_speed`` measures it against the 1,000 images/s target at 128 px on one core).
+  textures) is cropped from a noise bank computed once per image size. ``python -m facebox.benchmarks.synthetic_speed``
+  measures it against its target (docs/experiments.md, "11.2 Synthetic generator speed").
 """
 
 from __future__ import annotations

@@ -35,21 +35,22 @@ def default_agent(tmp_path_factory):
 
 
 def test_default_agent_beats_random_by_a_wide_margin(default_agent):
-    agent, rand = default_agent  # margins well inside the measured gap (docs/experiments.md, 1)
+    agent, rand = default_agent  # margins well inside the measured gap (docs/experiments.md, "1.1 The current default")
     assert agent["success@0.5"] >= rand["success@0.5"] + 0.6
     assert agent["mean_iou"] >= rand["mean_iou"] + 0.2
     assert agent["median_steps"] <= 15  # it triggers: PPO's failure mode is never triggering (40 steps)
 
 
 def test_guided_dqn_agent_beats_random_by_a_wide_margin(tmp_path):
-    agent, rand = _trained("dqn", tmp_path)  # docs/experiments.md, 7
+    agent, rand = _trained("dqn", tmp_path)  # margins well inside the measured gap (docs/experiments.md, "7.1")
     assert agent["success@0.5"] >= rand["success@0.5"] + 0.6
     assert agent["mean_iou"] >= rand["mean_iou"] + 0.2
 
 
 @pytest.mark.xfail(
-    reason="issue 4 target not reached: the default agent's success is bounded by the warm start's gradient steps "
-    "(docs/experiments.md, 1-2); small faces seen from the whole image are the ones missed",
+    reason="issue 4 target not reached: the default agent's success is bounded by the warm start's gradient steps; "
+    'small faces seen from the whole image are the ones missed (docs/experiments.md, "2. What bounds the default" '
+    'and "9. Where the agent fails")',
     strict=False,
 )
 def test_default_agent_meets_the_target(default_agent):
