@@ -27,12 +27,12 @@ class CourseCNN(nn.Module):
 
     Two choices make it faster on CPU without changing the function it computes: each max-pool comes before its
     ReLU (the two commute, since ReLU is monotone, and the ReLU and its backward then touch a quarter of the
-    values), and the input is laid out channels-last, where this torch's CPU max-pool is ~10x faster than on NCHW
-    (docs/experiments.md, 5.5).
+    values), and the input is laid out channels-last, where this torch's CPU max-pool is far faster than on NCHW
+    (measurements: docs/experiments.md, section 5.5).
 
     ``keypoints`` > 0 replaces the last pool, flatten and FC input by :class:`SpatialSoftmax` over the last conv
     map: for a box-moving agent *where* the face is matters more than *what* is there, and reading positions off
-    attention maps learns that far faster than a flattened FC (docs/experiments.md, 4.1).
+    attention maps learns that far faster than a flattened FC (measurements: docs/experiments.md, section 4.1).
     """
 
     def __init__(
