@@ -19,7 +19,7 @@ import facebox  # noqa: F401  (registers the environments)
 from facebox.agents.exploration import GuidedDQN
 from facebox.agents.policies import POLICIES, model_policy
 from facebox.config import ConfigError, lookup
-from facebox.runs import load_run_config
+from facebox.runs import CONFIG, load_run_config
 
 __all__ = [
     "ALGOS",
@@ -87,7 +87,7 @@ def load_run(model_path: str | Path) -> tuple[BaseAlgorithm, dict]:
         raise FileNotFoundError(f"{model_path}: no such model file")
     config, run_dir = load_run_config(model_path)
     if config["algo"] not in ALGOS:
-        raise ConfigError(f"{run_dir / 'config.yml'}: unknown algo {config['algo']!r}; expected one of {sorted(ALGOS)}")
+        raise ConfigError(f"{run_dir / CONFIG}: unknown algo {config['algo']!r}; expected one of {sorted(ALGOS)}")
     return ALGOS[config["algo"]].load(model_path, device="cpu"), config
 
 

@@ -109,20 +109,22 @@ def _new_config(args: TrainArgs) -> dict[str, Any]:
     }
 
 
-def _resumed_config(args: TrainArgs) -> tuple[dict[str, Any], Path]:
+_RUN_FIXED = ("encoder", "env_kwargs", "conf_file")  # fixed by a run's config: --resume refuses them
+
+
+def _resumed_config(args: TrainArgs, resume: Path) -> tuple[dict[str, Any], Path]:
     """The config of the checkpoint's run with ``--hyperparams`` merged in, and the run folder."""
     changed = [name for name in _RUN_FIXED if getattr(args, name)]
     if changed or args.guided is not None or args.bc_steps is not None:
         raise ConfigError(f"--resume continues the run's own config; only --hyperparams may override it, got {changed}")
-    if not args.resume.is_file():
-        raise FileNotFoundError(f"--resume {args.resume}: no such checkpoint")
-    config, run_dir = load_run_config(args.resume)
+    if not resume.is_file():
+        raise FileNotFoundError(f"--resume {resume}: no such checkpoint")
+    config, run_dir = load_run_config(resume)
     check_keys(args.hyperparams, config["algo"], "--hyperparams")
     config["hyperparams"] = deep_update(config["hyperparams"], args.hyperparams)
     return config, run_dir
 
 
-_RUN_FIXED = ("encoder", "env_kwargs", "conf_file")  # fixed by a run's config: --resume refuses them
 _M_TOP_PAD = -2  # glibc's malloc.h: the free memory kept at the top of the heap when it is trimmed
 
 
@@ -147,13 +149,12 @@ def train(args: TrainArgs | None = None, /, **fields: Any) -> Trained:
     change (e.g. a larger ``n_timesteps``): the step count continues and a DQN gets its saved replay buffer back.
     """
     args = dataclasses.replace(args or TrainArgs(), **fields)
+    resume = None if args.resume is None else Path(args.resume)
     torch.set_num_threads(1)
     keep_freed_memory()
-    if args.resume is not None:
-        resume = Path(args.resume)
-        config, run_dir = _resumed_config(dataclasses.replace(args, resume=resume))
+    if resume is not None:
+        config, run_dir = _resumed_config(args, resume)
     else:
-        resume = None
         config = _new_config(args)
         encoder_name = config["hyperparams"].get("policy_kwargs", {}).get("encoder", "default")
         run_dir = Path(args.runs_dir) / run_name(args.env, args.algo, encoder_name, args.seed)

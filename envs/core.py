@@ -9,7 +9,7 @@ terminal action does), as Minigrid tasks override ``_gen_grid``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from numbers import Real
 from typing import Any
 
@@ -125,6 +125,18 @@ class BoxEnv(gym.Env, ABC):
         return bool(self._terminal_is_positive())
 
     # -- shared machinery ----------------------------------------------------------------------------------
+    def _open_dataset(self, open_spec: Callable[[Any], Any], unit: str) -> Any:
+        """``config["dataset"]`` opened with ``open_spec``: a bad spec or an empty source is a config mistake named
+        under the ``dataset`` key, before any episode starts."""
+        spec = self.config["dataset"]
+        try:
+            dataset = open_spec(spec)
+        except ConfigError as err:
+            raise ConfigError(f"config['dataset']: {err}") from None
+        if len(dataset) == 0:
+            raise ConfigError(f"config['dataset'] = {spec!r}: expected a dataset with {unit}, got none")
+        return dataset
+
     def _set_image(self, image: np.ndarray) -> None:
         self.image = image
         self.pyramid = Pyramid(image)

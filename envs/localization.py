@@ -89,14 +89,7 @@ class FaceLocalizationEnv(BoxEnv):
         for key, valid in (("target", TARGET_POLICIES), ("start", START_POLICIES)):
             if self.config[key] not in valid:
                 raise ConfigError(f"config[{key!r}] = {self.config[key]!r}; expected one of {valid}")
-        try:
-            self.dataset: FaceDataset = open_dataset(self.config["dataset"])
-        except ConfigError as err:
-            raise ConfigError(f"config['dataset']: {err}") from None
-        if len(self.dataset) == 0:
-            raise ConfigError(
-                f"config['dataset'] = {self.config['dataset']!r}: expected a dataset with images, got none"
-            )
+        self.dataset: FaceDataset = self._open_dataset(open_dataset, "images")
         self.record: FaceImage | None = None
 
     def _start_episode(self, options: dict) -> None:

@@ -163,14 +163,7 @@ class FaceTrackingEnv(BoxEnv):
         jitter = self.config["jitter"]
         if not (_is_number(jitter) and 0 <= jitter < 1):
             raise ConfigError(f"config['jitter']: expected a number in [0, 1), got {jitter!r}")
-        try:
-            self.dataset: VideoDataset = open_video_dataset(self.config["dataset"])
-        except ConfigError as err:
-            raise ConfigError(f"config['dataset']: {err}") from None
-        if len(self.dataset) == 0:
-            raise ConfigError(
-                f"config['dataset'] = {self.config['dataset']!r}: expected a dataset with sequences, got none"
-            )
+        self.dataset: VideoDataset = self._open_dataset(open_video_dataset, "sequences")
         self.sequence: VideoSequence | None = None
 
     def _start_episode(self, options: dict) -> None:
