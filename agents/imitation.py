@@ -1,4 +1,5 @@
-"""Imitation of the greedy oracle: demonstrations, their mirror images, the loss and the behaviour-cloning trainer.
+"""Imitation of the greedy oracle: the loss and the behaviour-cloning trainer (the demonstrations and their mirror
+images are in :mod:`facebox.agents.demonstrations`).
 
 Uniform random actions rarely reach a face, so early RL sees almost only failures. ADNet's first stage (Yun et
 al. 2017) trains the policy network with cross-entropy to reproduce an expert's actions before RL;
@@ -9,24 +10,32 @@ to. The callback that runs it at the start of ``learn`` is :class:`facebox.agent
 
 from __future__ import annotations
 
-import dataclasses
+import copy
+import json
 from collections.abc import Callable
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy
-from stable_baselines3.common.preprocessing import is_image_space, is_image_space_channels_first
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.dqn.policies import DQNPolicy
 from torch import nn
 from torch.nn import functional as F
 
-from facebox.envs.policies import GreedyOracle
+from facebox.agents.demonstrations import (
+    GEOMETRY_SIZE,
+    Demonstrations,
+    Mirror,
+    box_geometry,
+    collect_demonstrations,
+)
+from facebox.agents.interrupts import StopRequested
 
 __all__ = [
-    "Demonstrations",
+    "Demonstrations",  # the demonstrations' names are re-exported: earlier scripts import them from here
     "Mirror",
     "collect_demonstrations",
     "imitation_loss",
@@ -58,144 +67,6 @@ def policy_forward(policy, obs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, 
 def action_logits(policy, obs: dict[str, torch.Tensor]) -> torch.Tensor:
     """Per-action scores: the categorical logits of an actor-critic policy, the Q-values of a DQN policy."""
     return policy_forward(policy, obs)[1]
-
-
-GEOMETRY_SIZE = 5  # four target corners and the IoU
-GEOMETRY_RANGE = (-2.0, 3.0)  # target corners beyond 2 box sizes away carry no useful precision
-
-
-def box_geometry(env: gym.Env) -> np.ndarray:
-    """The target face's corners in the current box's frame (0..1 inside the box) and the IoU: what an agent must
-    read from its observation to act, as regression targets.
-    """
-    base = env.unwrapped
-    box, target = base.box, base.target
-    size = np.tile(box[2:] - box[:2], 2)
-    corners = (target - np.tile(box[:2], 2)) / size
-    return np.clip(np.append(corners, base.iou), *GEOMETRY_RANGE).astype(np.float32)
-
-
-@dataclasses.dataclass
-class Demonstrations:
-    """States with the oracle's action for each, the action the driver took there, the discounted return that
-    followed (whole episodes only, so every return is complete) and the state's :func:`box_geometry`.
-    """
-
-    observations: dict[str, np.ndarray]
-    labels: np.ndarray
-    actions: np.ndarray
-    returns: np.ndarray
-    geometry: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def write(self, start: int, other: Demonstrations) -> None:
-        """Copy ``other`` in at rows ``start, start + 1, ...``, wrapping around (a ring buffer)."""
-        idx = (start + np.arange(len(other))) % len(self)
-        for k, v in self.observations.items():
-            v[idx] = other.observations[k]
-        for f in _ARRAYS:
-            getattr(self, f)[idx] = getattr(other, f)
-
-    @classmethod
-    def empty_like(cls, other: Demonstrations, size: int) -> Demonstrations:
-        def blank(v: np.ndarray) -> np.ndarray:
-            return np.empty((size, *v.shape[1:]), v.dtype)
-
-        return cls({k: blank(v) for k, v in other.observations.items()}, *(blank(getattr(other, f)) for f in _ARRAYS))
-
-    def batch(self, idx: np.ndarray) -> tuple[dict[str, np.ndarray], ...]:
-        return ({k: v[idx] for k, v in self.observations.items()}, *(getattr(self, f)[idx] for f in _ARRAYS))
-
-
-_ARRAYS = ("labels", "actions", "returns", "geometry")
-
-
-@dataclasses.dataclass(frozen=True)
-class Mirror:
-    """Left-right mirroring of demonstration batches: the same task in the mirror image, labelled for free.
-
-    A face on the left that calls for ``left`` is, mirrored, a face on the right that calls for ``right``: image
-    keys are flipped along their width, the action history, labels and actions permuted by
-    :meth:`ActionType.mirrored`, and the geometry's x corners mirrored (the returns stay). Cloning on a random
-    half of each batch mirrored generalises better (docs/experiments.md, 3.6).
-    """
-
-    actions: np.ndarray  # the permutation
-    width_axes: dict[str, int]  # image key -> its width axis in a batch
-    history: str | None  # the key of the one-hot action history, if any
-
-    @classmethod
-    def of(cls, env: gym.Env) -> Mirror:
-        base = env.unwrapped
-        perm, space = base.action_type.mirrored(), env.observation_space
-        width_axes, history = {}, None
-        for key, sub in space.spaces.items():
-            if is_image_space(sub):
-                width_axes[key] = 3 if is_image_space_channels_first(sub) else 2
-            elif key == "history" and base.action_type.encoding_size == len(perm):  # one-hot actions
-                history = key
-            else:
-                raise ValueError(f"cannot mirror observation key {key!r} ({sub}): only images and the history")
-        return cls(perm, width_axes, history)
-
-    def __call__(self, obs: dict[str, np.ndarray], labels, actions, returns, geometry, rows: np.ndarray) -> tuple:
-        """The batch with ``rows`` (a boolean mask) mirrored; the inputs are left as they are."""
-        obs = {key: value.copy() for key, value in obs.items()}
-        for key, axis in self.width_axes.items():
-            obs[key][rows] = np.flip(obs[key][rows], axis=axis)
-        if self.history is not None:  # one one-hot block per remembered action
-            blocks = obs[self.history][rows].reshape(int(rows.sum()), -1, len(self.actions))
-            obs[self.history][rows] = blocks[..., self.actions].reshape(len(blocks), -1)
-        labels, actions, geometry = labels.copy(), actions.copy(), geometry.copy()
-        labels[rows], actions[rows] = self.actions[labels[rows]], self.actions[actions[rows]]
-        geometry[np.ix_(rows, [0, 2])] = 1 - geometry[np.ix_(rows, [2, 0])]  # GEOMETRY_RANGE is symmetric about 0.5
-        return obs, labels, actions, returns, geometry
-
-
-def collect_demonstrations(
-    policy, envs: list[gym.Env], steps: int, learner_drives: bool, seed: int, gamma: float
-) -> Demonstrations:
-    """``steps`` states from whole episodes, the oracle or ``policy`` (DAgger) choosing the moves.
-
-    Each finished episode is written straight into arrays allocated once for all ``steps`` states: stacking a
-    list of per-state arrays at the end would hold every glimpse twice (at 128 px, 50k states are 2.5 GB a copy).
-    """
-    oracle = GreedyOracle()
-    obs = [env.reset(seed=seed + i)[0] for i, env in enumerate(envs)]
-    running: list[list[tuple]] = [[] for _ in envs]  # (obs, label, action, reward, geometry) of each episode
-    data, n = None, 0
-    while n < steps:
-        labels = [oracle.discrete_action(env) for env in envs]
-        actions = labels
-        if learner_drives:
-            actions = policy.predict({k: np.stack([o[k] for o in obs]) for k in obs[0]}, deterministic=True)[0]
-        for i, env in enumerate(envs):
-            geometry = box_geometry(env)
-            next_obs, reward, terminated, truncated, _ = env.step(actions[i])
-            running[i].append((obs[i], labels[i], int(actions[i]), reward, geometry))
-            obs[i] = next_obs
-            if terminated or truncated:
-                ret = 0.0
-                for o, label, action, r, g in reversed(running[i]):  # the episode's last states if it must be cut
-                    if n == steps:
-                        break
-                    ret = r + gamma * ret
-                    row = Demonstrations(
-                        {k: v[None] for k, v in o.items()},
-                        np.array([label]),
-                        np.array([action]),
-                        np.array([ret], np.float32),
-                        g[None],
-                    )
-                    if data is None:
-                        data = Demonstrations.empty_like(row, steps)
-                    data.write(n, row)
-                    n += 1
-                running[i] = []
-                obs[i] = env.reset()[0]
-    return data
 
 
 def imitation_loss(
@@ -231,6 +102,9 @@ def imitation_loss(
 class Imitation:
     """The supervised side of the warm start: aggregated demonstrations, the auxiliary geometry head and one Adam
     (fresh: the model's own optimizer state is left for RL), fitting ``policy`` with :func:`imitation_loss`.
+
+    It also keeps where the warm start is (``round``, ``phase``), so that an interrupted warm start resumes from the
+    start of the phase it was in (:meth:`run`, :meth:`state_dict`) and ends as an uninterrupted one would.
     """
 
     def __init__(
@@ -251,6 +125,7 @@ class Imitation:
             batch_size,
             value_coef,
         )
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
         extractor = policy.q_net.features_extractor if isinstance(policy, DQNPolicy) else policy.pi_features_extractor
         self.head = nn.Linear(extractor.features_dim, GEOMETRY_SIZE).to(policy.device) if geometry else None
@@ -260,7 +135,9 @@ class Imitation:
         self.mirror = mirror  # applied to a random half of every minibatch
         self.data: Demonstrations | None = None  # a ring buffer: the newest ``capacity`` states
         self.added = 0
-        self.stats: dict[str, float] = {}  # filled by behaviour_cloning
+        self.round, self.phase = 0, "collect"  # the warm start's position (:meth:`run`)
+        self.results: dict[str, float] = {}  # the last round's agreement before fitting and last loss
+        self.stats: dict[str, float] = {}  # filled by :meth:`run`
 
     def __len__(self) -> int:
         return min(self.added, self.capacity)
@@ -275,6 +152,11 @@ class Imitation:
         self.data.write(start, data)
         self.added += n
 
+    def newest(self, n: int) -> Demonstrations:
+        """The ``n`` most recently added states still buffered (all of the last round's, unless it overflowed)."""
+        n = min(n, len(self))
+        return Demonstrations(*self.data.batch(np.arange(self.added - n, self.added) % self.capacity))
+
     def _step(self, idx: np.ndarray) -> float:
         obs, *targets = self.data.batch(idx)
         if self.mirror is not None:
@@ -286,13 +168,18 @@ class Imitation:
         self.optimizer.step()
         return loss.item()
 
-    def fit(self, epochs: int) -> float:
-        """``epochs`` shuffled passes over the buffered demonstrations; returns the last minibatch loss."""
+    def fit(self, epochs: int, progress: Callable[[int], None] | None = None) -> float:
+        """``epochs`` shuffled passes over the buffered demonstrations; returns (and keeps in ``results``) the last
+        minibatch loss. ``progress(samples)`` is called after every minibatch with the samples fitted so far."""
         self.policy.set_training_mode(True)
+        done = 0
         for _ in range(epochs):
             order = self.rng.permutation(len(self))
             for start in range(0, len(order), self.batch_size):
-                loss = self._step(order[start : start + self.batch_size])
+                loss = self.results["loss"] = self._step(order[start : start + self.batch_size])
+                done += len(order[start : start + self.batch_size])
+                if progress is not None:
+                    progress(done)
         self.policy.set_training_mode(False)
         return loss
 
@@ -317,6 +204,73 @@ class Imitation:
                 hits += int((logits.argmax(dim=1).cpu().numpy() == labels).sum())
         return hits / len(data)
 
+    def run(self, envs: list[gym.Env], rounds: int, per_round: int, epochs: int, gamma: float, progress=None) -> None:
+        """The warm start's rounds from where it stands: collect ``per_round`` states (the learner drives after
+        the first round), then fit ``epochs`` passes; ``progress(self, done, total)`` follows each phase.
+
+        A :class:`StopRequested` raised by ``progress`` puts back the policy, head, optimizer and random state of
+        the phase's start before it propagates: the buffer is unchanged until a collection ends, so the state is
+        the one :meth:`state_dict` must save to resume the phase from its start.
+        """
+        if self.stats:  # finished before a checkpoint: nothing left to run
+            return
+        while self.round < rounds:
+            snapshot = self.state_dict(data=False, policy=True)
+            total = per_round if self.phase == "collect" else epochs * len(self)
+            tick = None if progress is None else lambda n, total=total: progress(self, n, total)
+            try:
+                if self.phase == "collect":
+                    seed = self.seed + self.round * len(envs)
+                    new = collect_demonstrations(self.policy, envs, per_round, self.round > 0, seed, gamma, tick)
+                    self.results["agreement_before"] = self.agreement(new)
+                    self.add(new)
+                    self.phase = "fit"
+                else:
+                    self.fit(epochs, tick)
+                    self.round, self.phase = self.round + 1, "collect"
+            except StopRequested:
+                self.load_state_dict(snapshot)
+                raise
+        last = self.newest(per_round)
+        self.stats = {
+            "agreement_before": self.results["agreement_before"],
+            "agreement_after": self.agreement(last),
+            "majority": float(np.bincount(self.data.labels[: len(self)]).max() / len(self)),
+            "loss": self.results["loss"],
+        }
+
+    def state_dict(self, data: bool = True, policy: bool = False) -> dict[str, Any]:
+        """Everything :meth:`run` and :meth:`anchor` go on from: the position, the head, the optimizer, the random
+        state, with ``data`` the buffered states and with ``policy`` the policy's weights (a checkpoint has those in
+        the model's zip)."""
+        state = {
+            "round": self.round,
+            "phase": self.phase,
+            "added": self.added,
+            "results": dict(self.results),
+            "stats": dict(self.stats),
+            "rng": json.dumps(self.rng.bit_generator.state),
+            "head": None if self.head is None else {k: v.clone() for k, v in self.head.state_dict().items()},
+            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+        }
+        if policy:
+            state["policy"] = {k: v.clone() for k, v in self.policy.state_dict().items()}
+        if data and self.data is not None:
+            state["data"] = {k: torch.from_numpy(v) for k, v in self.data.arrays().items()}
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.round, self.phase, self.added = state["round"], state["phase"], state["added"]
+        self.results, self.stats = dict(state["results"]), dict(state["stats"])
+        self.rng.bit_generator.state = json.loads(state["rng"])
+        if "policy" in state:
+            self.policy.load_state_dict(state["policy"])
+        if self.head is not None:
+            self.head.load_state_dict(state["head"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if "data" in state:
+            self.data = Demonstrations.from_arrays({k: v.numpy() for k, v in state["data"].items()})
+
 
 def behaviour_cloning(
     model: BaseAlgorithm,
@@ -329,6 +283,8 @@ def behaviour_cloning(
     capacity: int | None = None,
     mirror: bool = False,
     seed: int = 0,
+    state: dict[str, Any] | None = None,
+    progress: Callable[[Imitation, int, int], None] | None = None,
     **options,
 ) -> Imitation:
     """Train ``model``'s policy to pick the greedy oracle's action, before any RL.
@@ -340,7 +296,8 @@ def behaviour_cloning(
     (:class:`Mirror`). Many rounds with a bounded capacity stream fresh images through the
     network in bounded memory: for the same number of gradient samples, more distinct images clone better
     (docs/experiments.md, 3.3).
-    A DQN's target network is synchronised afterwards.
+    A DQN's target network is synchronised afterwards. ``state`` (:meth:`Imitation.state_dict`) continues an
+    interrupted warm start; ``progress`` is :meth:`Imitation.run`'s.
     Returns the :class:`Imitation`, whose ``stats`` hold the agreement with the oracle on the last round's states
     before and after fitting, the oracle's most frequent action share (the floor) and the last loss.
     """
@@ -350,29 +307,24 @@ def behaviour_cloning(
         raise ValueError(f"behaviour cloning needs rounds >= 1 and steps >= rounds, got {steps} and {rounds}")
     if capacity is not None and capacity < 1:
         raise ValueError(f"behaviour cloning needs capacity >= 1 (the states kept) or None (all), got {capacity}")
-    envs = [make_env() for _ in range(n_envs)]
-    imitation = Imitation(
-        model.policy,
-        capacity=min(capacity or steps, steps),
-        mirror=Mirror.of(envs[0]) if mirror else None,
-        seed=seed,
-        **options,
-    )
-    for r in range(rounds):
-        new = collect_demonstrations(model.policy, envs, steps // rounds, r > 0, seed + r * n_envs, model.gamma)
-        before = imitation.agreement(new)
-        imitation.add(new)
-        loss = imitation.fit(epochs)
-    if isinstance(model.policy, DQNPolicy):
+    done = state is not None and bool(state["stats"])  # resumed after the warm start: the anchor needs it back
+    envs = [make_env() for _ in range(1 if done else n_envs)]
+    try:
+        imitation = Imitation(
+            model.policy,
+            capacity=min(capacity or steps, steps),
+            mirror=Mirror.of(envs[0]) if mirror else None,
+            seed=seed,
+            **options,
+        )
+        if state is not None:
+            imitation.load_state_dict(state)
+        imitation.run(envs, rounds, steps // rounds, epochs, model.gamma, progress)
+    finally:
+        for env in envs:
+            env.close()
+    if isinstance(model.policy, DQNPolicy) and not done:
         model.policy.q_net_target.load_state_dict(model.policy.q_net.state_dict())
-    for env in envs:
-        env.close()
-    imitation.stats = {
-        "agreement_before": before,
-        "agreement_after": imitation.agreement(new),
-        "majority": float(np.bincount(imitation.data.labels[: len(imitation)]).max() / len(imitation)),
-        "loss": loss,
-    }
     return imitation
 
 

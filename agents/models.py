@@ -13,13 +13,16 @@ import gymnasium as gym
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 import facebox  # noqa: F401  (registers the environments)
 from facebox.agents.exploration import GuidedDQN
 from facebox.agents.policies import POLICIES, model_policy
+from facebox.agents.vec_env import TorchFreeSubprocVecEnv
 from facebox.config import ConfigError, lookup
-from facebox.runs import CONFIG, load_run_config
+from facebox.envs.data.sources import held_out
+from facebox.envs.vector import EnvFactory
+from facebox.runs import find_config, load_run_config
 
 __all__ = [
     "ALGOS",
@@ -51,15 +54,15 @@ def make_venv(env_id: str, n_envs: int, seed: int, env_kwargs: Mapping | None) -
     """``n_envs`` seeded copies (env ``i`` seeded ``seed + i``), in subprocesses when more than one.
 
     The factory is the env's registered spec (as in the RL Zoo), which pickles without a registry lookup in the
-    subprocess.
+    subprocess. One env runs in-process as SB3 makes it; several run in :class:`TorchFreeSubprocVecEnv` workers,
+    which do not import torch, with the same seeding and episode statistics, so the same observations.
     """
-    return make_vec_env(
-        gym.spec(env_id).make,
-        n_envs=n_envs,
-        seed=seed,
-        env_kwargs=dict(env_kwargs or {}),
-        vec_env_cls=SubprocVecEnv if n_envs > 1 else DummyVecEnv,
-    )
+    spec, kwargs = gym.spec(env_id), dict(env_kwargs or {})
+    if n_envs == 1:
+        return make_vec_env(spec.make, n_envs=1, seed=seed, env_kwargs=kwargs, vec_env_cls=DummyVecEnv)
+    venv = TorchFreeSubprocVecEnv([EnvFactory(spec, kwargs, action_seed=seed + i) for i in range(n_envs)])
+    venv.seed(seed)  # the seeds of the first reset, as make_vec_env sets them
+    return venv
 
 
 def algorithm_class(algo: str, guided: bool = False) -> type[BaseAlgorithm]:
@@ -80,26 +83,31 @@ def build_model(algo: str, hyperparams: Mapping, venv: VecEnv, seed: int, guided
     )
 
 
-def load_run(model_path: str | Path) -> tuple[BaseAlgorithm, dict]:
-    """Load a model saved by :mod:`facebox.agents.train` and its run's resolved config."""
+def load_run(model_path: str | Path, env: VecEnv | None = None) -> tuple[BaseAlgorithm, dict]:
+    """Load a model saved by :mod:`facebox.agents.train` or by the RL Zoo, and its run's resolved config
+    (:func:`facebox.runs.load_run_config`); given ``env``, SB3 checks that the model's spaces are the env's.
+    """
     model_path = Path(model_path)
     if not model_path.is_file():
         raise FileNotFoundError(f"{model_path}: no such model file")
-    config, run_dir = load_run_config(model_path)
+    config, _ = load_run_config(model_path)
     if config["algo"] not in ALGOS:
-        raise ConfigError(f"{run_dir / CONFIG}: unknown algo {config['algo']!r}; expected one of {sorted(ALGOS)}")
-    return ALGOS[config["algo"]].load(model_path, device="cpu"), config
+        raise ConfigError(
+            f"{find_config(model_path)}: unknown algo {config['algo']!r}; expected one of {sorted(ALGOS)}"
+        )
+    return ALGOS[config["algo"]].load(model_path, env=env, device="cpu"), config
 
 
 def make_eval_env(
     config: dict, data: str | None = None, target: str | None = None, env_id: str | None = None, render: bool = False
 ) -> gym.Env:
     """The run's env (same observation and action settings) on held-out ``data``: by default the run's evaluation
-    data set (``config["eval"]["data"]``); ``target`` overrides which faces count (e.g. ``"any"``).
+    data set (``config["eval"]["data"]``), for a run that names none (an RL Zoo run) the synthetic training set's
+    held-out twin; ``target`` overrides which faces count (e.g. ``"any"``).
     """
     env_kwargs = copy.deepcopy(config["hyperparams"].get("env_kwargs") or {})
     env_config = env_kwargs.setdefault("config", {})
-    env_config["dataset"] = data or config["eval"]["data"]
+    env_config["dataset"] = data or config["eval"]["data"] or held_out(env_config.get("dataset", "synthetic"), 1)
     if target is not None:
         env_config["target"] = target
     return gym.make(env_id or config["env"], render_mode="rgb_array" if render else None, **env_kwargs)

@@ -32,15 +32,27 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
-from facebox.agents.callbacks import AtomicCheckpoint, PeriodicEvaluation, checkpoint_paths, save_model
+from facebox.agents.callbacks import AtomicCheckpoint, PeriodicEvaluation, StopOnSignal
+from facebox.agents.checkpoints import Checkpoint, read_checkpoint, restore_checkpoint, save_model
 from facebox.agents.hyperparams import build_callbacks, check_keys, load_hyperparams, with_bc_steps
+from facebox.agents.interrupts import StopRequested, TrainingInterrupted, catch_signals, stop_requested
 from facebox.agents.models import ALGOS, algorithm_class, build_model, make_eval_env, make_venv
 from facebox.agents.policies import DQNEncoderPolicy, PPOEncoderPolicy  # noqa: F401  (dotted paths of old runs)
 from facebox.config import ConfigError, deep_update, parse_overrides
 from facebox.envs.data.sources import held_out
-from facebox.runs import load_run_config, run_name, write_run
+from facebox.runs import load_run_config, run_name, shell_command, write_run
 
-__all__ = ["DEFAULT_ENV", "DEFAULT_ALGO", "TrainArgs", "Trained", "keep_freed_memory", "train", "parser", "main"]
+__all__ = [
+    "DEFAULT_ENV",
+    "DEFAULT_ALGO",
+    "TrainArgs",
+    "Trained",
+    "keep_freed_memory",
+    "train",
+    "resume_command",
+    "parser",
+    "main",
+]
 
 DEFAULT_ENV = "facebox/FaceLocalization-v0"
 DEFAULT_ALGO = "ppo"
@@ -112,17 +124,26 @@ def _new_config(args: TrainArgs) -> dict[str, Any]:
 _RUN_FIXED = ("encoder", "env_kwargs", "conf_file")  # fixed by a run's config: --resume refuses them
 
 
-def _resumed_config(args: TrainArgs, resume: Path) -> tuple[dict[str, Any], Path]:
-    """The config of the checkpoint's run with ``--hyperparams`` merged in, and the run folder."""
+def _resumed_config(args: TrainArgs, resume: Path) -> tuple[dict[str, Any], Path, Checkpoint]:
+    """The config of the checkpoint's run with ``--hyperparams`` merged in, the run folder and the checkpoint,
+    read and checked whole before anything is started."""
     changed = [name for name in _RUN_FIXED if getattr(args, name)]
     if changed or args.guided is not None or args.bc_steps is not None:
         raise ConfigError(f"--resume continues the run's own config; only --hyperparams may override it, got {changed}")
     if not resume.is_file():
         raise FileNotFoundError(f"--resume {resume}: no such checkpoint")
     config, run_dir = load_run_config(resume)
+    if config["algo"] not in ALGOS:
+        raise ConfigError(f"{run_dir}: unknown algo {config['algo']!r}; expected one of {sorted(ALGOS)}")
+    checkpoint = read_checkpoint(resume, off_policy=issubclass(ALGOS[config["algo"]], OffPolicyAlgorithm))
     check_keys(args.hyperparams, config["algo"], "--hyperparams")
     config["hyperparams"] = deep_update(config["hyperparams"], args.hyperparams)
-    return config, run_dir
+    return config, run_dir, checkpoint
+
+
+def resume_command(checkpoint: Path) -> str:
+    """The shell command that continues a run from ``checkpoint`` (its config holds everything else)."""
+    return shlex.join([sys.executable, "-m", "facebox.agents.train", "--resume", str(checkpoint)])
 
 
 _M_TOP_PAD = -2  # glibc's malloc.h: the free memory kept at the top of the heap when it is trimmed
@@ -146,41 +167,59 @@ def train(args: TrainArgs | None = None, /, **fields: Any) -> Trained:
     """Train and return the model, its run folder and its resolved config; ``fields`` replace those of ``args``.
 
     ``resume`` continues a checkpoint in its own run folder with that run's config, where only ``hyperparams`` may
-    change (e.g. a larger ``n_timesteps``): the step count continues and a DQN gets its saved replay buffer back.
+    change (e.g. a larger ``n_timesteps``): the step count continues, a DQN gets the replay buffer saved with that
+    checkpoint back and the callbacks their state (the warm start where it stopped, the imitation anchor).
+    Ctrl-C or SIGTERM stops at the next consistent point, saves a checkpoint and raises
+    :class:`TrainingInterrupted`, which names it and the command that resumes it.
     """
     args = dataclasses.replace(args or TrainArgs(), **fields)
     resume = None if args.resume is None else Path(args.resume)
     torch.set_num_threads(1)
     keep_freed_memory()
+    checkpoint = None
     if resume is not None:
-        config, run_dir = _resumed_config(args, resume)
+        config, run_dir, checkpoint = _resumed_config(args, resume)
     else:
         config = _new_config(args)
         encoder_name = config["hyperparams"].get("policy_kwargs", {}).get("encoder", "default")
         run_dir = Path(args.runs_dir) / run_name(args.env, args.algo, encoder_name, args.seed)
     hp = config["hyperparams"]
     eval_env = make_eval_env(config)  # built first: a bad env config fails here, not inside a subprocess
-    write_run(run_dir, config, args.command or shlex.join([sys.executable, *sys.argv]), exist_ok=resume is not None)
+    config = write_run(run_dir, config, args.command or shell_command(), exist_ok=resume is not None)
     venv = make_venv(config["env"], int(hp.get("n_envs", 1)), config["seed"], hp.get("env_kwargs"))
     try:
-        if resume is not None:
+        if checkpoint is not None:
             model = algorithm_class(config["algo"], config["guided"]).load(resume, env=venv, device="cpu")
-            buffer = checkpoint_paths(resume.parent, model.num_timesteps)[1]
-            if isinstance(model, OffPolicyAlgorithm) and buffer.is_file():
-                model.load_replay_buffer(buffer)
         else:
             model = build_model(config["algo"], hp, venv, config["seed"], guided=config["guided"])
         model.set_logger(configure(str(run_dir), ["tensorboard"]))
-        callbacks = [
+        stateful = [
             *build_callbacks(hp),
-            AtomicCheckpoint(run_dir / "checkpoints", config["checkpoint_freq"], verbose=args.verbose),
             PeriodicEvaluation(eval_env, config["eval"]["freq"], config["eval"]["episodes"], verbose=args.verbose),
         ]
+        checkpointer = AtomicCheckpoint(
+            run_dir / "checkpoints", config["checkpoint_freq"], stateful, verbose=args.verbose
+        )
+        if checkpoint is not None:
+            restore_checkpoint(model, checkpoint, stateful)
+        stopper = StopOnSignal()
         remaining = int(hp["n_timesteps"]) - model.num_timesteps
-        if remaining > 0:
-            model.learn(
-                remaining, callback=callbacks, reset_num_timesteps=resume is None, progress_bar=args.progress_bar
-            )
+        with catch_signals():
+            try:
+                if remaining > 0:
+                    model.learn(
+                        remaining,
+                        callback=[stopper, *stateful, checkpointer],
+                        reset_num_timesteps=checkpoint is None,
+                        progress_bar=args.progress_bar,
+                    )
+            except StopRequested:  # raised by the warm start, where SB3 does not look for a stop
+                pass
+            signum = stop_requested()
+            if signum is not None:
+                stopper.rewind()
+                saved = checkpointer.save()
+                raise TrainingInterrupted(signum, saved, resume_command(saved))
         save_model(model, run_dir / "final_model.zip")
     finally:
         venv.close()
@@ -212,11 +251,16 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> Trained:
+    """The command line; a run stopped by Ctrl-C or SIGTERM prints how to resume it and exits with 128 + signal."""
     values = vars(parser().parse_args(argv))
     for name in ("hyperparams", "env_kwargs"):
         if isinstance(values[name], list):
             values[name] = parse_overrides(values[name], "--" + name.replace("_", "-"))
-    return train(TrainArgs(**values))
+    try:
+        return train(TrainArgs(**values))
+    except TrainingInterrupted as e:
+        print(e, file=sys.stderr)
+        raise SystemExit(128 + e.signum) from None
 
 
 if __name__ == "__main__":

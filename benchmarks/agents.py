@@ -18,7 +18,7 @@ from pathlib import Path
 from facebox.agents.encoders import ENCODERS
 from facebox.agents.models import ALGOS, make_eval_env, model_policy
 from facebox.agents.train import train
-from facebox.benchmarks.report import write_table
+from facebox.benchmarks.report import Table, progress
 from facebox.config import parse_overrides
 from facebox.envs.data.sources import held_out
 from facebox.envs.policies import POLICIES
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     args = parser.parse_args(argv)
     overrides = parse_overrides(args.hyperparams, "--hyperparams")
 
-    rows, env = [], None
+    table, env = Table(args.out, "results", ["policy"]), None
     for algo in args.algo:
         for encoder in args.encoder:
             start = time.time()
@@ -49,20 +49,23 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
                 hyperparams=overrides,
                 seed=args.seed,
                 runs_dir=args.runs_dir,
-                progress_bar=False,
+                progress_bar=True,
                 command=f"facebox.benchmarks.agents {algo} {encoder}",
             )
             minutes = (time.time() - start) / 60
             env = make_eval_env(config, data=held_out(config["eval"]["data"], offset=1))
-            episodes, _, speed = run_episodes(env, model_policy(model), args.episodes, args.seed)
+            sweep = progress(f"{algo} {encoder}")
+            episodes, _, speed = run_episodes(env, model_policy(model), args.episodes, args.seed, progress=sweep)
             steps = config["hyperparams"]["n_timesteps"]
             row = summarize(f"{algo} {encoder}", episodes, speed)
-            rows.append({**row, "rl_steps": steps, "train_min": minutes, "run": run_dir.name})
+            table.add({**row, "rl_steps": steps, "train_min": minutes, "run": run_dir.name})
     for name in ("oracle", "random"):
-        episodes, _, speed = run_episodes(env, POLICIES[name](args.seed), args.episodes, args.seed)
-        rows.append({**summarize(name, episodes, speed), "rl_steps": 0, "train_min": 0.0, "run": "-"})
-    print(write_table(rows, args.out, "results"))
-    return rows
+        episodes, _, speed = run_episodes(
+            env, POLICIES[name](args.seed), args.episodes, args.seed, progress=progress(name)
+        )
+        table.add({**summarize(name, episodes, speed), "rl_steps": 0, "train_min": 0.0, "run": "-"})
+    print(table.write())
+    return table.rows
 
 
 if __name__ == "__main__":

@@ -8,10 +8,13 @@ imported only when their command runs, so ``facebox --help`` does not pay for to
 from __future__ import annotations
 
 import importlib
+import shlex
 import sys
 from collections.abc import Sequence
 
-__all__ = ["COMMANDS", "main"]
+from facebox.agents.interrupts import TrainingInterrupted
+
+__all__ = ["COMMANDS", "command_line", "main"]
 
 # command -> (module:function taking argv, help line)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -19,6 +22,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("facebox.benchmarks.evaluate:main", "success@0.5/0.7, mean IoU, median steps, and an animation"),
     "demo": ("facebox.benchmarks.demo:main", "train the default agent; compare it with the oracle and random"),
 }
+
+
+def command_line(command: str, args: Sequence[str] = ()) -> str:
+    """``facebox COMMAND ARGS`` as a shell command for a run's ``command.txt``: spelt ``python -m
+    facebox.benchmarks.cli`` with this interpreter's path, since the ``facebox`` script need not be on the PATH of the
+    shell it is pasted into (``make demo`` runs the module from ``.venv`` without activating it)."""
+    return shlex.join([sys.executable, "-m", "facebox.benchmarks.cli", command, *args])
 
 
 def _usage() -> str:
@@ -36,7 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"facebox: unknown command {argv[0]!r}\n\n{_usage()}", file=sys.stderr)
         return 2
     module, _, function = COMMANDS[argv[0]][0].partition(":")
-    getattr(importlib.import_module(module), function)(argv[1:])
+    try:
+        getattr(importlib.import_module(module), function)(argv[1:])
+    except TrainingInterrupted as e:  # Ctrl-C in a command that trains: where the checkpoint is, how to resume
+        print(e, file=sys.stderr)
+        return 128 + e.signum
     return 0
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from facebox.agents.models import ALGOS, make_eval_env, model_policy
 from facebox.agents.train import DEFAULT_ALGO, train
-from facebox.benchmarks.report import write_animation, write_table
+from facebox.benchmarks.cli import command_line
+from facebox.benchmarks.report import Table, progress, write_animation
 from facebox.envs.data.sources import held_out
 from facebox.envs.policies import POLICIES
 from facebox.envs.rollout import run_episodes, summarize
@@ -31,32 +32,37 @@ def demo(
 
     ``seed`` and ``bc_steps`` are :func:`facebox.agents.train.train`'s (another seed's agent; a longer or shorter
     warm start). The comparison uses a second held-out seed (not the one evaluated during training), prints the
-    table and the paths of the TensorBoard run and of an animation of a few episodes, and returns the summaries.
+    table and the paths of the TensorBoard run and of an animation of a few episodes, and returns the summaries. The
+    run's ``command.txt`` gets the ``facebox demo`` command that repeats this call, however it was made (``make
+    demo``, the console script, Python).
     """
     start = time.time()
-    command = f"facebox.benchmarks.demo.demo(algo={algo!r}, seed={seed}, bc_steps={bc_steps})"
+    args = ["--runs-dir", str(runs_dir), "--episodes", str(episodes), "--algo", algo, "--seed", str(seed)]
+    args += [] if bc_steps is None else ["--bc-steps", str(bc_steps)]
+    command = command_line("demo", args)
     model, run_dir, config = train(algo=algo, seed=seed, bc_steps=bc_steps, runs_dir=runs_dir, command=command)
     minutes = (time.time() - start) / 60
     test_data = held_out(config["eval"]["data"], offset=1)
     env = make_eval_env(config, data=test_data, render=True)
-    rows = []
+    table = Table(run_dir / "eval", "demo", ["policy"])
     for name, policy in (
         ("agent", model_policy(model)),
         ("greedy oracle", POLICIES["oracle"](0)),
         ("random", POLICIES["random"](0)),
     ):
-        results, frames, speed = run_episodes(env, policy, episodes, record=4 if name == "agent" else 0)
-        rows.append(summarize(name, results, speed))
+        record = 4 if name == "agent" else 0
+        results, frames, speed = run_episodes(env, policy, episodes, record=record, progress=progress(name))
+        table.add(summarize(name, results, speed))
         if frames:
             animation = write_animation(frames, run_dir / "eval" / "episodes.gif")
     print(
         f"\n{config['env']}, {config['algo']} trained {config['hyperparams']['n_timesteps']} steps in "
         f"{minutes:.1f} min; {episodes} episodes on held-out images ({test_data})"
     )
-    print(write_table(rows, run_dir / "eval", "demo"))
+    print(table.write())
     print(f"TensorBoard: tensorboard --logdir {run_dir}")
     print(f"animation:   {animation}")
-    return rows
+    return table.rows
 
 
 def main(argv: Sequence[str] | None = None) -> list[dict[str, object]]:

@@ -3,8 +3,8 @@
 Every row of a table comes from the same images in the same order (a sweep over dataset indices, or a
 seeded sample for the endless synthetic set), so agents, the oracle, the random policy and OpenCV's Haar
 cascade are compared on equal terms. A trained agent is a policy ``model:PATH`` (a ``.zip`` saved by
-``facebox.agents.train``): it runs in an env rebuilt from its run's ``config.yml`` (the observation it was trained
-on) over the same images.
+``facebox.agents.train`` or by the RL Zoo): it runs in an env rebuilt from its run's config (the observation it was
+trained on, :func:`facebox.runs.load_run_config`) over the same images.
 
     python -m facebox.benchmarks.localize --data "synthetic?seed=1" --policy oracle --policy random \
         --episodes 200 --out results/localize
@@ -28,7 +28,7 @@ import gymnasium as gym
 import numpy as np
 
 import facebox  # noqa: F401  (registers the environments)
-from facebox.benchmarks.report import write_animation, write_table
+from facebox.benchmarks.report import Table, progress, write_animation
 from facebox.config import lookup
 from facebox.envs.data import FaceImage
 from facebox.envs.data.sources import STILL_FORMATS, parse_spec
@@ -137,24 +137,26 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
 
     sets = [(spec, spec, "haar") for spec in args.data or ([] if args.real_sets else ["synthetic?seed=1"])]
     sets += real_sets(args.real_sets) if args.real_sets else []
-    rows = []
+    table = Table(args.out, "results", ["data", "policy"])
     for i, (data, spec, cascade) in enumerate(sets):
         for k, name in enumerate(args.policy or ["oracle", "random"]):
             record = args.gif_episodes if i == k == 0 else 0
             if name in DETECTORS:
                 name = cascade if name == "haar" else name
                 env = localization_env(spec, args.target)
-                episodes, speed = run_detector(env, haar_detector(DETECTORS[name]), args.episodes, args.seed)
+                detect = haar_detector(DETECTORS[name])
+                episodes, speed = run_detector(env, detect, args.episodes, args.seed, progress(f"{name} on {data}"))
             else:
                 env, policy = make_policy(name, spec, args.target, args.seed, render=record > 0)
-                episodes, frames, speed = run_episodes(env, policy, args.episodes, args.seed, record)
+                sweep = progress(f"{name} on {data}")
+                episodes, frames, speed = run_episodes(env, policy, args.episodes, args.seed, record, sweep)
                 if frames:
                     stem = "model" if name.startswith("model:") else name
                     print(f"animation: {write_animation(frames, args.out / f'{stem}.{args.video}')}")
-            rows.append({"data": data, **summarize(name.removeprefix("model:"), episodes, speed)})
+            table.add({"data": data, **summarize(name.removeprefix("model:"), episodes, speed)})
     print(f"target: {args.target}")
-    print(write_table(rows, args.out, "results"))
-    return rows
+    print(table.write())
+    return table.rows
 
 
 if __name__ == "__main__":

@@ -1,16 +1,52 @@
 """Reports of the harness: tables as Markdown (for the terminal and the README) plus CSV (for scripts and plots),
-and episode animations (a GIF that plays in any browser or issue, or an MP4 for long recordings).
+each row also in TensorBoard as soon as it is measured (:class:`Table`), progress bars for the sweeps, and episode
+animations (a GIF that plays in any browser or issue, or an MP4 for long recordings).
 """
 
 from __future__ import annotations
 
 import csv
+import functools
+import re
+from collections.abc import Callable, Iterable, Sequence
+from numbers import Real
 from pathlib import Path
 
 import cv2
 import numpy as np
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
 
-__all__ = ["write_table", "write_animation"]
+__all__ = ["progress", "Table", "write_table", "write_animation"]
+
+
+def progress(desc: str, unit: str = "episode") -> Callable[[Iterable], Iterable]:
+    """A bar with a rate and an ETA around a sweep (the ``progress`` hook of :mod:`facebox.envs.rollout`)."""
+    return functools.partial(tqdm, desc=desc, unit=unit, leave=False)
+
+
+class Table:
+    """A report's rows: each goes to TensorBoard when it is added (``OUT/tensorboard``, tags
+    ``NAME/LABEL/metric`` with LABEL from the ``label`` columns), so a long benchmark shows its numbers as it goes;
+    :meth:`write` then writes the table (:func:`write_table`)."""
+
+    def __init__(self, out_dir: Path, name: str, label: Sequence[str]) -> None:
+        self.out_dir, self.name, self.label = Path(out_dir), name, tuple(label)
+        self.rows: list[dict[str, object]] = []
+        self.writer = SummaryWriter(str(self.out_dir / "tensorboard"))
+
+    def add(self, row: dict[str, object]) -> dict[str, object]:
+        label = "/".join(re.sub(r"[^\w.@-]+", "_", str(row[k])) for k in self.label)
+        for key, value in row.items():
+            if isinstance(value, Real) and not isinstance(value, bool):
+                self.writer.add_scalar(f"{self.name}/{label}/{key}", value, len(self.rows))
+        self.writer.flush()
+        self.rows.append(row)
+        return row
+
+    def write(self) -> str:
+        self.writer.close()
+        return write_table(self.rows, self.out_dir, self.name)
 
 
 def write_table(rows: list[dict[str, object]], out_dir: Path, name: str) -> str:

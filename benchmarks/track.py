@@ -4,10 +4,9 @@ and plot.
 Every tracker starts on the first annotated frame of each sequence from its ground truth and runs to the last
 frame (OTB's one-pass evaluation); scores are those of :mod:`facebox.benchmarks.otb`. Trackers: OpenCV's ``kcf``,
 ``csrt``, ``mil``, ``mosse``, ``medianflow``; the greedy IoU ``oracle`` (reads the ground truth: the ceiling of the
-tracking env's action set); ``model:PATH``, a saved stable-baselines3 model driving the tracking env. The oracle and
-models run through ``facebox/FaceTracking-v0`` in eval mode, configured by ``--config`` (YAML, the env's config
-keys) on top of, for a model trained by ``facebox.agents.train``, its run's env config (the observation it was
-trained with).
+tracking env's action set); ``model:PATH``, a model of a ``facebox.agents.train`` or RL Zoo run driving the tracking
+env. The oracle and models run through ``facebox/FaceTracking-v0`` in eval mode, configured by ``--config`` (YAML, the
+env's config keys) on top of, for a model, its run's env config (the observation it was trained with).
 
     python -m facebox.benchmarks.track --data otb:../shared/data/otb_face_sequences \
         --tracker kcf --tracker csrt --tracker oracle --out results/track
@@ -19,9 +18,7 @@ trained with).
 from __future__ import annotations
 
 import argparse
-import json
 import time
-import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -30,7 +27,8 @@ import numpy as np
 import yaml
 
 from facebox.benchmarks.otb import ERROR_THRESHOLDS, IOU_THRESHOLDS, Scores, overall, score_sequence
-from facebox.benchmarks.report import write_table
+from facebox.benchmarks.report import Table, progress
+from facebox.config import ConfigError
 from facebox.envs.boxes import xywh_to_xyxy
 from facebox.envs.data.sources import open_video_dataset
 from facebox.envs.data.video import SequenceList, VideoDataset, VideoSequence
@@ -108,7 +106,7 @@ def opencv_tracker(create: Callable[[], object]) -> Tracker:
 
 def env_tracker(policy: Policy, env_config: Mapping) -> Tracker:
     """Drive ``facebox/FaceTracking-v0`` in eval mode over the sequence with ``policy(env, obs) -> action``; the
-    result is the env's ``info["track"]`` at the end of the episode.
+    result is the env's ``track`` at the end of the episode.
     """
 
     def track(sequence: VideoSequence, start: int) -> np.ndarray:
@@ -119,47 +117,32 @@ def env_tracker(policy: Policy, env_config: Mapping) -> Tracker:
         while not terminated:
             obs, _, terminated, _, info = env.step(policy(env, obs))
         boxes = np.full((len(sequence), 4), np.nan)
-        boxes[start:] = info["track"]  # the start frame's box, then every later frame's
+        boxes[start:] = env.track  # the start frame's box, then every later frame's
         return boxes
 
     return track
 
 
-def _algorithm(path: str) -> type:
-    """DQN for a saved DQN (its data carry a target-network schedule, whatever the policy class), else PPO: every
-    actor-critic policy predicts the same way whichever on-policy algorithm trained it, and only prediction is
-    needed here.
-    """
-    from stable_baselines3 import DQN, PPO
-
-    try:
-        with zipfile.ZipFile(path) as archive:
-            data = json.loads(archive.read("data"))
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
-        raise ValueError(f"{path}: not a saved stable-baselines3 model ({e})") from None
-    return DQN if "target_update_interval" in data else PPO
-
-
 def _trained_env_config(path: str) -> dict:
-    """The env config a ``facebox.agents.train`` run trained with (its ``config.yml``), without the data and mode
-    the runner sets; empty for a model saved elsewhere (then ``--config`` must give the observation settings).
+    """The env config the model's run trained with (:func:`facebox.runs.load_run_config`), without the data and mode
+    the runner sets.
     """
-    try:
-        run = load_run_config(path)[0]
-    except FileNotFoundError:
-        return {}
-    trained = (run["hyperparams"].get("env_kwargs") or {}).get("config") or {}
+    trained = (load_run_config(path)[0]["hyperparams"].get("env_kwargs") or {}).get("config") or {}
     return {k: v for k, v in trained.items() if k not in ("dataset", "mode")}
 
 
 def _model_policy(path: str, dataset: VideoDataset, env_config: Mapping) -> Policy:
+    """The run's model (loaded as its config's algo, like every run's model) as a policy on the env of
+    ``env_config``; torch is imported only here."""
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from facebox.agents.policies import model_policy
+    from facebox.agents.models import load_run, model_policy
 
     probe = FaceTrackingEnv(config={**env_config, "dataset": dataset, "mode": "eval"})
     try:  # loading with an env makes SB3 check that the model's spaces match the env's
-        model = _algorithm(path).load(path, env=DummyVecEnv([lambda: probe]), device="cpu")
+        model, _ = load_run(path, env=DummyVecEnv([lambda: probe]))
+    except ConfigError:
+        raise
     except ValueError as e:
         raise ValueError(f"model {path} does not fit the tracking env configured by --config: {e}") from None
     return model_policy(model)
@@ -180,10 +163,12 @@ def make_tracker(spec: str, dataset: VideoDataset, env_config: Mapping | None = 
     return opencv_tracker(OPENCV_TRACKERS[spec])
 
 
-def evaluate(tracker: Tracker, dataset: VideoDataset, max_frames: int | None = None) -> dict[str, Scores]:
+def evaluate(
+    tracker: Tracker, dataset: VideoDataset, max_frames: int | None = None, name: str = "tracker"
+) -> dict[str, Scores]:
     """Scores of each sequence (by name), the tracker started on its first annotated frame."""
     results = {}
-    for index in range(len(dataset)):
+    for index in progress(name, unit="sequence")(range(len(dataset))):
         sequence = _Clocked(dataset[index], max_frames)
         annotated = np.flatnonzero(np.isfinite(sequence.boxes).all(axis=1))
         if len(annotated) == 0:
@@ -239,18 +224,20 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
         parser.error(f"--config {args.config}: expected a mapping of env config keys, got {type(env_config).__name__}")
 
     dataset = open_video_dataset(args.data)
-    per_sequence, totals = [], {}
+    per_sequence, totals = Table(args.out, "sequences", ["tracker", "sequence"]), {}
+    overall_table = Table(args.out, "overall", ["tracker"])
     for name in args.tracker or ["kcf", "oracle"]:
-        scores = evaluate(make_tracker(name, dataset, env_config), dataset, args.max_frames)
-        per_sequence += [{"tracker": name, "sequence": seq, **_row(s)} for seq, s in scores.items()]
+        scores = evaluate(make_tracker(name, dataset, env_config), dataset, args.max_frames, name)
+        for seq, s in scores.items():
+            per_sequence.add({"tracker": name, "sequence": seq, **_row(s)})
         totals[name] = overall(list(scores.values()))
-    rows = [{"tracker": name, "sequences": len(dataset), **_row(s)} for name, s in totals.items()]
+        overall_table.add({"tracker": name, "sequences": len(dataset), **_row(totals[name])})
     print(f"data: {args.data}  max frames: {args.max_frames or 'all'}")
-    print(write_table(per_sequence, args.out, "sequences"))
-    print(write_table(rows, args.out, "overall"))
+    print(per_sequence.write())
+    print(overall_table.write())
     for path in plot_curves(totals, args.out):
         print(f"plot: {path}")
-    return rows
+    return overall_table.rows
 
 
 if __name__ == "__main__":

@@ -15,11 +15,12 @@ never special-case an action set:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from numbers import Integral
 
 import numpy as np
 from gymnasium import spaces
 
-from facebox.config import Configurable
+from facebox.config import Configurable, number
 from facebox.envs.boxes import legalize
 
 __all__ = ["ACTION_TYPES", "HALF", "ActionType", "LocalizationActions", "ContinuousActions"]
@@ -33,6 +34,7 @@ class ActionType(Configurable):
     """
 
     defaults = {"alpha": 0.2, "min_step": 0.0}
+    rules = {"alpha": number(gt=0, le=1), "min_step": number(ge=0)}  # alpha: a fraction of the box
     table: tuple[tuple[str, tuple | None], ...] = ()
 
     def __init__(self, section: Mapping, where: str = "config['action']") -> None:
@@ -65,14 +67,17 @@ class ActionType(Configurable):
         return perm
 
     def check(self, action) -> None:
-        """Reject an action outside the space with a message saying what was expected."""
+        """Reject anything but an integer index in range (a 0-d integer array counts, as SB3's ``predict`` returns
+        one) with a message saying what was expected. ``int(action) == action`` would let ``True`` through as
+        action 1 and ``2.0`` as action 2, hiding an agent wired to the wrong output.
+        """
         n = len(self.table)
-        try:
-            ok = int(action) == action and 0 <= int(action) < n
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
-            raise ValueError(f"action {action!r} is not in Discrete({n}) (valid: 0..{n - 1}: {', '.join(self.names)})")
+        value = action.item() if isinstance(action, np.ndarray) and action.shape == () else action
+        if isinstance(value, bool) or not isinstance(value, Integral) or not 0 <= value < n:
+            raise ValueError(
+                f"action {action!r} ({type(action).__name__}) is not in Discrete({n}): expected an integer in "
+                f"0..{n - 1} ({', '.join(self.names)})"
+            )
 
     def _steps(self, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         alpha, floor = self.config["alpha"], self.config["min_step"]
@@ -144,6 +149,8 @@ class ContinuousActions(LocalizationActions):
     """
 
     defaults = {**LocalizationActions.defaults, "trigger_threshold": 0.0}
+    # The fifth component is clipped to [-1, 1]: a threshold of 1 or more could never fire.
+    rules = {**LocalizationActions.rules, "trigger_threshold": number(ge=-1, lt=1)}
 
     def space(self) -> spaces.Space:
         return spaces.Box(-1.0, 1.0, shape=(5,), dtype=np.float32)

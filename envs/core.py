@@ -3,21 +3,21 @@
 What is common lives here — strict config, pluggable observation/action types, the action history, IoU
 against the target faces, ``info["positive_actions"]``, rendering. A task overrides the hooks
 ``_start_episode`` (what image, which faces, where the box starts), ``_rewards`` and ``_advance`` (what the
-terminal action does), as Minigrid tasks override ``_gen_grid``.
+terminal action does), as Minigrid tasks override ``_gen_grid``, and declare their config keys' defaults and
+rules and their reward components.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from numbers import Real
 from typing import Any
 
 import cv2
 import gymnasium as gym
 import numpy as np
 
-from facebox.config import ConfigError, lookup, merge_config
+from facebox.config import ConfigError, Rule, check_values, lookup, merge_config, number
 from facebox.envs.actions import ACTION_TYPES, ActionType
 from facebox.envs.boxes import iou
 from facebox.envs.observations import OBSERVATION_TYPES, ObservationType, Pyramid
@@ -25,11 +25,6 @@ from facebox.envs.observations import OBSERVATION_TYPES, ObservationType, Pyrami
 __all__ = ["BoxEnv"]
 
 _TYPED_SECTIONS = ("observation", "action")
-
-
-def _is_number(value: object) -> bool:
-    """A real number for a numeric config value (``True`` is not one, though Python calls it 1)."""
-    return isinstance(value, Real) and not isinstance(value, bool)
 
 
 class BoxEnv(gym.Env, ABC):
@@ -42,6 +37,11 @@ class BoxEnv(gym.Env, ABC):
     @classmethod
     def default_config(cls) -> dict[str, Any]:
         return {"observation": {"type": "glimpse"}, "action": {"type": "discrete"}, "min_size": 8.0}
+
+    # A rule for every key of ``default_config`` but the typed sections, which their types check.
+    config_rules: dict[str, Rule] = {"min_size": number(ge=1)}  # pixels
+    # The keys of ``info["rewards"]``: the same at every step, reset included, so that vector envs can stack infos.
+    reward_terms: tuple[str, ...] = ()
 
     def __init__(
         self, config: Mapping | None = None, render_mode: str | None = None, base_config: Mapping | None = None
@@ -76,13 +76,12 @@ class BoxEnv(gym.Env, ABC):
             instance = cls(section, where=f"config['{key}']")
             setattr(self, f"{key}_type", instance)
             self.config[key] = {"type": section["type"], **instance.config}
-        min_size = self.config["min_size"]
-        if not (_is_number(min_size) and min_size >= 1):  # written so that NaN fails too
-            raise ConfigError(f"config['min_size']: expected a number >= 1 (pixels), got {min_size!r}")
+        check_values({k: v for k, v in self.config.items() if k not in _TYPED_SECTIONS}, self.config_rules)
         self.action_space = self.action_type.space()
         self.observation_space = self.observation_type.space(self)
         self.image: np.ndarray | None = None
         self.cache: dict[str, Any] = {}
+        self._terminated = False
 
     # -- hooks ---------------------------------------------------------------------------------------------
     @abstractmethod
@@ -165,12 +164,18 @@ class BoxEnv(gym.Env, ABC):
             (self.observation_type.config["history"], self.action_type.encoding_size), dtype=np.float32
         )
         self.last_action: str | None = None
+        self._terminated = False
         self._start_episode(dict(options or {}))
-        return self.observation_type.observe(self), self._info({})
+        return self.observation_type.observe(self), self._info(dict.fromkeys(self.reward_terms, 0.0))
 
     def step(self, action):
+        """One action. Stepping on after ``terminated`` is an error, not a no-op: a loop that misses the episode end
+        would otherwise go on collecting rewards for a box that no longer means anything (the trigger was pulled,
+        the last frame accepted)."""
         if self.image is None:
             raise gym.error.ResetNeeded("call reset() before step()")
+        if self._terminated:
+            raise gym.error.ResetNeeded("the episode has terminated: call reset() before step()")
         self.action_type.check(action)
         box, terminal = self.action_type.apply(self.box, action, self.bounds, self.candidates)
         before = self.iou
@@ -180,7 +185,7 @@ class BoxEnv(gym.Env, ABC):
         self.history[-1] = self.action_type.encode(action)
         self.last_action = self.action_type.name_of(action)
         rewards = self._rewards(terminal, before)
-        terminated = self._advance(terminal)
+        terminated = self._terminated = self._advance(terminal)
         obs = self.observation_type.observe(self)
         return obs, float(sum(rewards.values())), terminated, False, self._info(rewards)
 
@@ -195,6 +200,8 @@ class BoxEnv(gym.Env, ABC):
         return mask
 
     def _info(self, rewards: dict[str, float]) -> dict[str, Any]:
+        """The step's info: the same keys with the same shapes and dtypes at every step, reset included, since
+        vector envs stack the infos of their sub-envs (one of which may just have been reset) key by key."""
         return {
             "iou": self.iou,
             "box": self.box.astype(np.float32),

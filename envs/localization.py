@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from facebox.config import ConfigError
+from facebox.config import instance_of, number, one_of
 from facebox.envs.core import BoxEnv
 from facebox.envs.data import FaceDataset, FaceImage, open_dataset
 
@@ -47,19 +47,23 @@ class FaceLocalizationEnv(BoxEnv):
     ## Starting State
     An image is drawn from the dataset with the env's ``np_random``; the target face is the largest one
     (``target="largest"``), a random one (``"random"``) or every face (``"any"``). The box starts as the whole
-    image (``start="image"``) or a random box of 25–100 % of each side (``"random"``).
+    image (``start="image"``) or a random box of 25–100 % of each side, never below ``min_size`` (``"random"``).
     ``reset(options={"index": i})`` picks image ``i`` instead of sampling (deterministic evaluation sweeps).
 
     ## Episode End
-    Terminated on trigger; truncated after ``max_episode_steps`` (40) by Gymnasium's ``TimeLimit``.
+    Terminated on trigger; truncated after ``max_episode_steps`` (40) by Gymnasium's ``TimeLimit``. A ``step``
+    after termination raises ``gymnasium.error.ResetNeeded``.
 
     ## Arguments
     ``gym.make("facebox/FaceLocalization-v0", config={...}, render_mode="rgb_array")``. ``config`` keys (all
-    optional; unknown keys raise): ``dataset`` (spec string or a ``FaceDataset``, default ``"synthetic"``),
-    ``target``, ``start``, ``eta``, ``tau``, ``min_size``, ``observation`` (``type`` ``glimpse`` | ``image_mask``,
-    ``size``, ``context``, ``history``), ``action`` (``type`` ``discrete`` | ``continuous``, ``alpha``). ``info``
-    carries ``iou``, ``box``, ``target`` (xyxy float32), ``positive_actions`` (bool mask over the 9 actions: moves
-    that raise the IoU, and trigger when IoU ≥ tau) and ``rewards``.
+    optional; unknown keys and values of the wrong type or out of range raise a ``ConfigError`` naming the key):
+    ``dataset`` (spec string or a ``FaceDataset``, default ``"synthetic"``), ``target``, ``start``, ``eta`` (≥ 0),
+    ``tau`` (in (0, 1]), ``min_size`` (≥ 1 px), ``observation`` (``type`` ``glimpse`` | ``image_mask``, ``size``
+    (integer ≥ 1), ``context`` (≥ 0), ``history`` (integer ≥ 1), ``scene`` (integer ≥ 0)), ``action`` (``type``
+    ``discrete`` | ``continuous``, ``alpha`` (in (0, 1]), ``min_step`` (≥ 0 px), ``trigger_threshold`` (in [-1,
+    1))). ``info`` carries ``iou``, ``box``, ``target`` (xyxy float32), ``positive_actions`` (bool mask over the 9
+    actions: moves that raise the IoU, and trigger when IoU ≥ tau) and ``rewards`` — the same keys at every step,
+    reset included (``rewards`` then 0), so that vector envs can stack them.
 
     >>> import gymnasium as gym, facebox
     >>> env = gym.make("facebox/FaceLocalization-v0")
@@ -69,6 +73,9 @@ class FaceLocalizationEnv(BoxEnv):
 
     ## Version History
     * v0: initial release.
+    * v0, issue 17: config values are checked at construction; ``step(True)`` and other non-integer actions raise;
+      ``step`` after the trigger raises ``ResetNeeded``; random starts respect ``min_size``; the reset info's
+      ``rewards`` has the step's components (0).
     """
 
     @classmethod
@@ -82,13 +89,20 @@ class FaceLocalizationEnv(BoxEnv):
             "tau": 0.6,
         }
 
+    config_rules = {
+        **BoxEnv.config_rules,
+        "dataset": instance_of(str, FaceDataset),
+        "target": one_of(*TARGET_POLICIES),
+        "start": one_of(*START_POLICIES),
+        "eta": number(ge=0),
+        "tau": number(gt=0, le=1),  # an IoU; 0 would reward every trigger
+    }
+    reward_terms = ("move", "trigger")
+
     def __init__(
         self, config: Mapping | None = None, render_mode: str | None = None, base_config: Mapping | None = None
     ) -> None:
         super().__init__(config, render_mode, base_config)
-        for key, valid in (("target", TARGET_POLICIES), ("start", START_POLICIES)):
-            if self.config[key] not in valid:
-                raise ConfigError(f"config[{key!r}] = {self.config[key]!r}; expected one of {valid}")
         self.dataset: FaceDataset = self._open_dataset(open_dataset, "images")
         self.record: FaceImage | None = None
 
@@ -107,11 +121,12 @@ class FaceLocalizationEnv(BoxEnv):
             boxes = boxes[[int(np.argmax(areas))]]
         elif self.config["target"] == "random":
             boxes = boxes[[int(self.np_random.integers(len(boxes)))]]
-        w, h, _ = self.bounds
+        w, h, min_size = self.bounds
         if self.config["start"] == "image":
             self.box = np.array([0.0, 0.0, w, h])
         else:
-            bw, bh = self.np_random.uniform(0.25, 1.0, size=2) * (w, h)
+            side = np.array([w, h])
+            bw, bh = self.np_random.uniform(np.minimum(np.maximum(0.25 * side, min_size), side), side)
             x1, y1 = self.np_random.uniform(0, 1, size=2) * (w - bw, h - bh)
             self.box = np.array([x1, y1, x1 + bw, y1 + bh])
         self._set_targets(boxes)

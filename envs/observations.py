@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from gymnasium import spaces
 
-from facebox.config import Configurable
+from facebox.config import Configurable, number
 
 if TYPE_CHECKING:
     from facebox.envs.core import BoxEnv
@@ -61,6 +61,7 @@ class Pyramid:
 
 class ObservationType(Configurable, ABC):
     defaults = {"history": 10}
+    rules = {"history": number(ge=1, integer=True)}
 
     def __init__(self, section: Mapping, where: str = "config['observation']") -> None:
         super().__init__(section, where)
@@ -102,6 +103,12 @@ class GlimpseObservation(ObservationType):
     """
 
     defaults = {**ObservationType.defaults, "size": 64, "context": 0.1, "scene": 0}
+    rules = {
+        **ObservationType.rules,
+        "size": number(ge=1, integer=True),
+        "context": number(ge=0),
+        "scene": number(ge=0, integer=True),  # 0: no scene
+    }
 
     def space(self, env: BoxEnv) -> spaces.Dict:
         s, scene = self.config["size"], self.config["scene"]
@@ -123,6 +130,7 @@ class ImageMaskObservation(ObservationType):
     """
 
     defaults = {**ObservationType.defaults, "size": 64}
+    rules = {**ObservationType.rules, "size": number(ge=1, integer=True)}
 
     def space(self, env: BoxEnv) -> spaces.Dict:
         s = self.config["size"]

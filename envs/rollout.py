@@ -11,7 +11,7 @@ a median of 11 per detection on VOC); ``policy_steps_per_s`` is the policy's own
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -20,10 +20,13 @@ import numpy as np
 from facebox.envs.boxes import iou
 from facebox.envs.data import FaceImage
 
-__all__ = ["Policy", "THRESHOLDS", "Episode", "run_episodes", "run_detector", "summarize"]
+__all__ = ["Policy", "Progress", "THRESHOLDS", "Episode", "run_episodes", "run_detector", "summarize"]
 
 Policy = Callable[[gym.Env, dict], object]
 """``policy(env, obs) -> action``; reference policies read the (unwrapped) env, agents the observation."""
+Progress = Callable[[Iterable], Iterable]
+"""Wraps the sweep's iterable of episodes (e.g. ``tqdm``): the caller's progress bar, this layer stays torch- and
+tqdm-free."""
 THRESHOLDS = (0.5, 0.7)
 
 
@@ -44,14 +47,19 @@ def _indices(env: gym.Env, episodes: int) -> list[int | None]:
     return list(range(min(n, episodes))) if n <= 10 * episodes else [None] * episodes
 
 
+def _sweep(env: gym.Env, episodes: int, progress: Progress | None) -> Iterable[tuple[int, int | None]]:
+    sweep = list(enumerate(_indices(env, episodes)))
+    return sweep if progress is None else progress(sweep)
+
+
 def run_episodes(
-    env: gym.Env, policy: Policy, episodes: int, seed: int = 0, record: int = 0
+    env: gym.Env, policy: Policy, episodes: int, seed: int = 0, record: int = 0, progress: Progress | None = None
 ) -> tuple[list[Episode], list[np.ndarray], float]:
     """Roll out ``policy(env, obs) -> action``; returns episodes, rendered frames of the first ``record``
     episodes (the env needs ``render_mode="rgb_array"`` for those) and the policy's steps per second.
     """
     results, frames, steps, seconds = [], [], 0, 0.0
-    for k, index in enumerate(_indices(env, episodes)):
+    for k, index in _sweep(env, episodes, progress):
         options = {} if index is None else {"index": index}
         obs, info = env.reset(seed=seed + k, options=options)
         if k < record:
@@ -72,13 +80,17 @@ def run_episodes(
 
 
 def run_detector(
-    env: gym.Env, detect: Callable[[FaceImage], np.ndarray | None], episodes: int, seed: int = 0
+    env: gym.Env,
+    detect: Callable[[FaceImage], np.ndarray | None],
+    episodes: int,
+    seed: int = 0,
+    progress: Progress | None = None,
 ) -> tuple[list[Episode], float]:
     """Score a one-shot detector (``detect(record) -> box or None``) on the images the policies see: the same
     sweep and the same target choice, so its row sits beside theirs.
     """
     results, seconds = [], 0.0
-    for k, index in enumerate(_indices(env, episodes)):
+    for k, index in _sweep(env, episodes, progress):
         env.reset(seed=seed + k, options={} if index is None else {"index": index})
         base = env.unwrapped
         start = time.perf_counter()

@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from facebox.config import ConfigError
+from facebox.config import instance_of, number, one_of
 from facebox.envs.actions import ACTION_TYPES, HALF, ActionType
 from facebox.envs.boxes import center_error, legalize
-from facebox.envs.core import BoxEnv, _is_number
+from facebox.envs.core import BoxEnv
 from facebox.envs.data.sources import open_video_dataset
 from facebox.envs.data.video import VideoDataset, VideoSequence
 from facebox.envs.observations import OBSERVATION_TYPES, GlimpseObservation
@@ -106,19 +105,21 @@ class FaceTrackingEnv(BoxEnv):
     ## Episode End
     Terminated when the box of the last frame of the clip (train) or sequence (eval) is accepted: by ``stop``
     or by the ``max_actions``-th (20) action on that frame. An episode therefore never exceeds
-    ``frames × max_actions`` steps and no time limit is registered.
+    ``frames × max_actions`` steps and no time limit is registered. A ``step`` after termination raises
+    ``gymnasium.error.ResetNeeded``.
 
     ## Arguments
     ``gym.make("facebox/FaceTracking-v0", config={...}, render_mode="rgb_array")``. ``config`` keys (all
-    optional; unknown keys raise): ``dataset`` (spec string or a ``VideoDataset``, default ``"synthetic"``),
-    ``mode``, ``clip_length``, ``max_actions``, ``reward``, ``iou_threshold``, ``frame_reward``, ``jitter``,
-    ``min_size``, ``observation`` (``type`` ``template`` | ``glimpse`` | ``image_mask``, ``size``, ``context``,
-    ``history``), ``action`` (``type`` ``adnet`` | ``discrete`` | ``continuous``, ``alpha``, ``min_step``).
-    ``info`` carries ``frame`` (index of the frame the box is on), ``iou``, ``center_error`` (px), ``box``,
-    ``target`` (xyxy float32), ``track`` (float32 ``[n, 4]``: the start box on frame ``s``, then the accepted box
-    of each finished frame ``s + 1, s + 2, ...``; at the end of an eval episode, the tracker's result for the
-    whole sequence from ``s`` on), ``positive_actions`` (moves that raise the IoU; stop when no move does and the
-    IoU is above ``iou_threshold``, or when the frame has no ground truth) and ``rewards``.
+    optional; unknown keys and values of the wrong type or out of range raise a ``ConfigError`` naming the key):
+    ``dataset`` (spec string or a ``VideoDataset``, default ``"synthetic"``), ``mode``, ``clip_length`` (integer
+    ≥ 1), ``max_actions`` (integer ≥ 1), ``reward``, ``iou_threshold`` (in [0, 1)), ``frame_reward`` (≥ 0),
+    ``jitter`` (in [0, 1)), ``min_size`` (≥ 1 px), ``observation`` (``type`` ``template`` | ``glimpse`` |
+    ``image_mask``, ``size``, ``context``, ``history``), ``action`` (``type`` ``adnet`` | ``discrete`` |
+    ``continuous``, ``alpha`` (in (0, 1]), ``min_step`` (≥ 0 px)). ``info`` carries ``frame`` (index of the frame
+    the box is on), ``iou``, ``center_error`` (px), ``box``, ``target`` (xyxy float32), ``positive_actions``
+    (moves that raise the IoU; stop when no move does and the IoU is above ``iou_threshold``, or when the frame
+    has no ground truth) and ``rewards`` — the same keys at every step, reset included, so that vector envs can
+    stack them. The track so far is the attribute :attr:`track`.
 
     >>> import gymnasium as gym, facebox
     >>> env = gym.make("facebox/FaceTracking-v0")
@@ -128,6 +129,9 @@ class FaceTrackingEnv(BoxEnv):
 
     ## Version History
     * v0: initial release.
+    * v0, issue 17: config values are checked at construction; ``step(True)`` and other non-integer actions raise;
+      ``info["track"]``, which grew every frame and so broke vector envs, is the attribute ``track`` instead; the
+      reset info's ``rewards`` has the step's components (0).
     """
 
     action_types = {**ACTION_TYPES, "adnet": TrackingActions}
@@ -149,20 +153,23 @@ class FaceTrackingEnv(BoxEnv):
             "jitter": 0.0,
         }
 
+    config_rules = {
+        **BoxEnv.config_rules,
+        "dataset": instance_of(str, VideoDataset),
+        "mode": one_of(*MODES),
+        "clip_length": number(ge=1, integer=True),
+        "max_actions": number(ge=1, integer=True),
+        "reward": one_of(*REWARDS),
+        "iou_threshold": number(ge=0, lt=1),  # passed by an IoU strictly above it
+        "frame_reward": number(ge=0),
+        "jitter": number(ge=0, lt=1),  # a fraction of the box: 1 could scale it to nothing
+    }
+    reward_terms = ("move", "frame")
+
     def __init__(
         self, config: Mapping | None = None, render_mode: str | None = None, base_config: Mapping | None = None
     ) -> None:
         super().__init__(config, render_mode, base_config)
-        for key, valid in (("mode", MODES), ("reward", REWARDS)):
-            if self.config[key] not in valid:
-                raise ConfigError(f"config[{key!r}] = {self.config[key]!r}; expected one of {valid}")
-        for key in ("clip_length", "max_actions"):
-            value = self.config[key]
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"config[{key!r}]: expected an integer >= 1, got {value!r}")
-        jitter = self.config["jitter"]
-        if not (_is_number(jitter) and 0 <= jitter < 1):
-            raise ConfigError(f"config['jitter']: expected a number in [0, 1), got {jitter!r}")
         self.dataset: VideoDataset = self._open_dataset(open_video_dataset, "sequences")
         self.sequence: VideoSequence | None = None
 
@@ -178,14 +185,19 @@ class FaceTrackingEnv(BoxEnv):
         self._set_image(sequence.frame(start))
         self.template_pyramid, self.template_box = self.pyramid, gt[start]
         self.box = self._jitter(gt[start]) if self.config["mode"] == "train" else gt[start].copy()
-        self.track = np.empty((last - start + 1, 4), dtype=np.float32)
-        self.track[0], self.tracked = self.box, 1
+        self._track = np.empty((last - start + 1, 4), dtype=np.float32)
+        self._track[0], self.tracked = self.box, 1
         self._enter_frame(start + 1)
 
-    def step(self, action):
-        if self.image is not None and self.tracked == len(self.track):
-            raise gym.error.ResetNeeded("the episode ended with the last frame accepted: call reset()")
-        return super().step(action)
+    @property
+    def track(self) -> np.ndarray:
+        """float32 ``[n, 4]``: the start box on frame ``s``, then the accepted box of each finished frame ``s + 1,
+        s + 2, ...``; at the end of an eval episode, the tracker's result for the whole sequence from ``s`` on.
+
+        An attribute, not an ``info`` entry: it grows every frame, and vector envs need infos of a fixed structure.
+        Through wrappers it is ``env.unwrapped.track``; from a vector env, ``envs.get_attr("track")``.
+        """
+        return self._track[: self.tracked].copy()
 
     def _start_frame(self, sequence: VideoSequence, gt: np.ndarray, start: int | None) -> int:
         """An annotated frame with at least one frame after it; in training, one a whole clip follows."""
@@ -249,7 +261,7 @@ class FaceTrackingEnv(BoxEnv):
         self.actions_in_frame += 1
         if not ends:
             return False
-        self.track[self.tracked], self.tracked = self.box, self.tracked + 1
+        self._track[self.tracked], self.tracked = self.box, self.tracked + 1
         if self.frame >= self.last_frame:
             return True
         self._enter_frame(self.frame + 1)
@@ -260,7 +272,6 @@ class FaceTrackingEnv(BoxEnv):
             **super()._info(rewards),
             "frame": self.frame,
             "center_error": float(center_error(self.box, self.gt[self.frame])),
-            "track": self.track[: self.tracked].copy(),
         }
 
     def _caption(self) -> str:

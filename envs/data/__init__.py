@@ -1,6 +1,7 @@
-"""Face data: one record type, one dataset protocol, synthetic and real sources (numpy + OpenCV only)."""
+"""Face data: one record type, one dataset protocol, synthetic and real sources (numpy, OpenCV and Pillow only)."""
 
-from facebox.envs.data.record import Entry, FaceDataset, FaceImage, ListDataset, read_image
+from facebox.envs.data.images import read_image
+from facebox.envs.data.record import Entry, FaceDataset, FaceImage, ListDataset
 from facebox.envs.data.sources import STILL_FORMATS, open_dataset
 
 __all__ = ["Entry", "FaceDataset", "FaceImage", "ListDataset", "STILL_FORMATS", "open_dataset", "read_image"]

@@ -13,7 +13,9 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-__all__ = ["IMAGE_SUFFIXES", "csv_rows", "existing", "floats", "numbers", "read_text", "text_lines"]
+__all__ = ["IMAGE_SUFFIXES", "csv_rows", "existing", "floats", "numbers", "read_text", "text_lines", "whole_numbers"]
+
+_DELIMITERS = ("\t", ",", ";")  # in order of precedence on ties
 
 # What read_image decodes: annotation files often name images without extension, and frame folders hold other files.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
@@ -41,13 +43,17 @@ def text_lines(path: Path) -> list[tuple[int, str]]:
 
 
 def csv_rows(path: Path) -> list[tuple[int, list[str]]]:
-    """Rows of a comma, tab or whitespace separated file, sniffed from its first line; '#' lines are comments."""
+    """Rows of a tab, comma, semicolon or whitespace separated file; '#' lines are comments.
+
+    The delimiter is the one of tab, comma and semicolon found most often in the first line (ties in that order),
+    whitespace when none is: spreadsheets in locales with a decimal comma write semicolons.
+    """
     lines = [(no, line) for no, line in text_lines(path) if not line.lstrip().startswith("#")]
     if not lines:
         raise ValueError(f"{path}: no rows (only blank or '#' comment lines)")
     first = lines[0][1]
-    if "\t" in first or "," in first:
-        delimiter = "\t" if "\t" in first else ","
+    delimiter = max(_DELIMITERS, key=first.count)
+    if delimiter in first:
         return [(no, next(csv.reader([line], delimiter=delimiter))) for no, line in lines]
     return [(no, line.split()) for no, line in lines]
 
@@ -68,3 +74,12 @@ def numbers(fields: Sequence[object], where: str) -> list[float]:
     if not all(math.isfinite(v) for v in values):
         raise ValueError(f"{where}: non-finite number in {' '.join(map(str, fields))!r}")
     return values
+
+
+def whole_numbers(fields: Sequence[object], where: str) -> list[int]:
+    """The fields as whole numbers within int32 (flags, categories), or ``ValueError`` naming ``where``: they are
+    kept as int32 attributes, and a cast of 1.5 or 1e30 would silently keep another number."""
+    values = numbers(fields, where)
+    if not all(v.is_integer() and abs(v) < 2**31 for v in values):
+        raise ValueError(f"{where}: expected whole numbers, got {' '.join(map(str, fields))!r}")
+    return [int(v) for v in values]

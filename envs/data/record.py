@@ -1,21 +1,22 @@
-"""The one record every face source produces, the one box check, the dataset protocol, and image decoding.
+"""The one record every face source produces, the one box check, and the dataset protocol.
 
 Every loader (synthetic, WIDER, VOC, COCO, ...) maps its own conventions onto :class:`FaceImage`, so the
 environments never see a file format: RGB ``uint8`` pixels and ``float32`` xyxy pixel boxes, where ``x2``/``y2``
 are the right/bottom *edges* (a box covering pixel columns 0..9 is ``x1=0, x2=10``). Still images and video
-sequences are served by the same :class:`Dataset` protocol, so sampling code is written once.
+sequences are served by the same :class:`Dataset` protocol, so sampling code is written once. Image files are
+checked and decoded by :mod:`.images`.
 """
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-import cv2
 import numpy as np
+
+from facebox.envs.data.images import read_image
 
 __all__ = [
     "KINDS",
@@ -25,8 +26,6 @@ __all__ = [
     "FaceImage",
     "ListDataset",
     "Size",
-    "read_image",
-    "to_rgb_uint8",
     "validate_boxes",
 ]
 
@@ -89,9 +88,11 @@ def validate_boxes(boxes, size: Size | None = None, where: str = "") -> np.ndarr
     (``where`` = ``file:line``), :class:`FaceImage` on every record against the decoded image. Non-finite and
     zero-area boxes are errors (they cannot be localized); with an image ``size`` (width, height), so are boxes
     entirely outside the image, and a box that pokes out is clipped to it, since annotators routinely draw to the
-    frame edge and beyond. The check runs on the float32 values the environments will see.
+    frame edge and beyond. The check runs on the float32 values the environments will see (a number too large for
+    float32 becomes infinite, and is reported as such).
     """
-    arr = np.asarray(boxes, dtype=np.float32)
+    with np.errstate(over="ignore"):
+        arr = np.asarray(boxes, dtype=np.float32)
     if arr.size == 0:
         return np.zeros((0, 4), np.float32)
     if arr.ndim != 2 or arr.shape[1] != 4:
@@ -114,50 +115,6 @@ def validate_boxes(boxes, size: Size | None = None, where: str = "") -> np.ndarr
     np.clip(clipped[:, 0::2], 0, size[0], out=clipped[:, 0::2])
     np.clip(clipped[:, 1::2], 0, size[1], out=clipped[:, 1::2])
     return clipped
-
-
-def to_rgb_uint8(pixels: np.ndarray, where: str = "", bgr: bool = True) -> np.ndarray:
-    """Normalise any decoded image to RGB uint8 HxWx3.
-
-    Documented normalisation: grayscale is replicated to three channels; an alpha channel is dropped (not
-    composited); 16-bit samples keep their top 8 bits; float images are taken as [0, 1] and scaled.
-    """
-    if pixels.dtype == np.uint16:
-        pixels = (pixels >> 8).astype(np.uint8)
-    elif pixels.dtype in (np.float32, np.float64):
-        pixels = (np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    elif pixels.dtype != np.uint8:
-        raise ValueError(f"{where}: unsupported pixel type {pixels.dtype}")
-    if pixels.ndim == 2:
-        pixels = pixels[:, :, None]
-    if pixels.ndim != 3 or pixels.shape[2] not in (1, 2, 3, 4):
-        raise ValueError(f"{where}: unsupported image shape {pixels.shape}")
-    channels = pixels.shape[2]
-    if channels in (1, 2):
-        return np.ascontiguousarray(np.repeat(pixels[:, :, :1], 3, axis=2))
-    rgb = pixels[:, :, :3]
-    if bgr:
-        rgb = rgb[:, :, ::-1]
-    return np.ascontiguousarray(rgb)
-
-
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Decode an image file to RGB uint8, failing loudly on missing, corrupt or truncated files."""
-    path = os.fspath(path)
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise FileNotFoundError(f"{path}: cannot read image ({e.strerror})") from None
-    if not data:
-        raise ValueError(f"{path}: image file is empty")
-    # OpenCV decodes a cut-off JPEG with only a warning on stderr; the missing end-of-image marker tells.
-    if data[:2] == b"\xff\xd8" and b"\xff\xd9" not in data[-64:]:
-        raise ValueError(f"{path}: truncated JPEG (no end-of-image marker)")
-    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if pixels is None:
-        raise ValueError(f"{path}: not a decodable image (corrupt or unsupported format)")
-    return to_rgb_uint8(pixels, where=path)
 
 
 class Dataset(ABC, Generic[T]):
@@ -213,7 +170,8 @@ class ListDataset(FaceDataset):
     """Images on disk listed with their boxes; pixels are decoded lazily on access.
 
     Loaders parse their annotation files into entries (``path``, ``boxes`` xyxy, optional ``kinds``,
-    ``identities``, ``attributes``) and hand them here, so decoding, validation and errors are shared.
+    ``identities``, ``attributes``), checking each image as they go (:func:`images.check_image`), and hand them
+    here, so decoding, validation and errors are shared.
     """
 
     def __init__(self, entries: Sequence[Entry], name: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from typing import Literal, get_args, get_origin
 from urllib.parse import parse_qsl, urlencode
 
 from facebox.config import ConfigError
@@ -58,15 +59,21 @@ _TRUE, _FALSE = ("1", "true", "yes"), ("0", "false", "no", "")
 
 def _coerce(loader: Callable, options: dict[str, str], spec: str) -> dict:
     """Convert ``k=v`` strings to the types of the loader's parameter defaults, rejecting unknown keys and values
-    that do not convert (a misspelt ``ignore_invalid=ture`` must not quietly mean False)."""
-    params = inspect.signature(loader).parameters
+    that do not convert (a misspelt ``ignore_invalid=ture`` must not quietly mean False); a parameter annotated
+    ``Literal[...]`` takes one of its values."""
+    params = inspect.signature(loader, eval_str=True).parameters
     out = {}
     for key, text in options.items():
         if key not in params or key == "path":
             valid = sorted(k for k in params if k != "path")
             raise ConfigError(f"data spec {spec!r}: unknown option {key!r}; expected one of {valid}")
         default = params[key].default
-        if isinstance(default, bool):
+        if get_origin(params[key].annotation) is Literal:
+            choices = get_args(params[key].annotation)
+            if text not in choices:
+                raise ConfigError(f"data spec {spec!r}: option {key!r} expects one of {choices}, got {text!r}")
+            out[key] = text
+        elif isinstance(default, bool):
             if text.lower() not in _TRUE + _FALSE:
                 raise ConfigError(f"data spec {spec!r}: option {key!r} expects one of {_TRUE + _FALSE}, got {text!r}")
             out[key] = text.lower() in _TRUE
@@ -115,5 +122,6 @@ def held_out(spec: str, offset: int) -> str:
             f"training data {spec!r} is not synthetic: name the held-out evaluation data explicitly (--eval-data)"
         )
     default = inspect.signature(synthetic.SyntheticFaces).parameters["seed"].default
-    options["seed"] = str(int(options.get("seed", default)) + offset)
+    seed = _coerce(loader, options, spec).get("seed", default)  # a bad seed=abc is named like any option mistake
+    options["seed"] = str(seed + offset)
     return f"synthetic?{urlencode(options, safe=',')}"

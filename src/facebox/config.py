@@ -1,20 +1,37 @@
 """Strict layered configuration shared by every layer: class defaults deep-merged with what the user passes.
 
 A misspelt key that is silently ignored costs a researcher a training run, so every config mistake — an unknown
-key, a wrong type, an unknown name in a registry, a malformed ``key=value`` override — raises one error type,
-``ConfigError``, naming the key, what was expected and what was given. Sections whose keys depend on a pluggable
-type (``observation``, ``action``, ``encoder``) are checked against that type's own defaults.
+key, a wrong type or a value out of range (each key declares a :class:`Rule` next to its default), an unknown name
+in a registry, a malformed ``key=value`` override — raises one error type, ``ConfigError``, naming the key, what was
+expected and what was given. Sections whose keys depend on a pluggable type (``observation``, ``action``,
+``encoder``) are checked against that type's own defaults and rules.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
+import math
+import operator
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from numbers import Integral, Real
 from typing import Any
 
 import yaml
 
-__all__ = ["ConfigError", "Configurable", "deep_update", "lookup", "merge_config", "parse_overrides"]
+__all__ = [
+    "ConfigError",
+    "Configurable",
+    "Rule",
+    "check_values",
+    "deep_update",
+    "instance_of",
+    "lookup",
+    "merge_config",
+    "number",
+    "one_of",
+    "parse_overrides",
+]
 
 
 class ConfigError(ValueError):
@@ -37,6 +54,67 @@ def merge_config(defaults: Mapping, overrides: Mapping | None, where: str = "con
         else:
             merged[key] = copy.deepcopy(value)
     return merged
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What one config value must be: ``test(value)`` says whether it is, ``expected`` says so in the error.
+
+    Checked when the config is built, since a ``"0.5"`` or a NaN that gets through fails only steps later, deep in
+    the arithmetic, or not at all (a NaN threshold silently makes every comparison false).
+    """
+
+    expected: str
+    test: Callable[[Any], bool]
+
+
+_COMPARE = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+
+
+def number(
+    *,
+    gt: float | None = None,
+    ge: float | None = None,
+    lt: float | None = None,
+    le: float | None = None,
+    integer: bool = False,
+) -> Rule:
+    """A finite real number (an integral one with ``integer=True``) within the given bounds (at most one lower and
+    one upper). A bool is no number here, though Python counts ``True`` as 1; NaN and infinities fail too."""
+    bounds = [(op, bound) for op, bound in ((">", gt), (">=", ge), ("<", lt), ("<=", le)) if bound is not None]
+    noun = "an integer" if integer else "a number"
+    if len(bounds) == 2:
+        (low_op, low), (high_op, high) = bounds
+        expected = f"{noun} in {'(' if low_op == '>' else '['}{low:g}, {high:g}{')' if high_op == '<' else ']'}"
+    else:
+        expected = " ".join([noun, *(f"{op} {bound:g}" for op, bound in bounds)])
+
+    def test(value: Any) -> bool:
+        if isinstance(value, bool) or not isinstance(value, Integral if integer else Real):
+            return False
+        finite = isinstance(value, Integral) or math.isfinite(value)  # (a huge int overflows math.isfinite)
+        return finite and all(_COMPARE[op](value, bound) for op, bound in bounds)
+
+    return Rule(expected, test)
+
+
+def one_of(*names: str) -> Rule:
+    """One of the given names (strings)."""
+    return Rule(f"one of {names}", lambda value: isinstance(value, str) and value in names)
+
+
+def instance_of(*types: type) -> Rule:
+    """An instance of one of ``types``."""
+    return Rule(f"a {' or '.join(t.__name__ for t in types)}", lambda value: isinstance(value, types))
+
+
+def check_values(values: Mapping, rules: Mapping[str, Rule], where: str = "config") -> None:
+    """Raise a ``ConfigError`` naming the first key of ``values`` that breaks its rule, what it expects and what it
+    got. Every key needs a rule: a key without one is a facebox bug, and the ``KeyError`` says which key."""
+    for key, value in values.items():
+        rule = rules[key]
+        if not rule.test(value):
+            raise ConfigError(f"{where}[{key!r}]: expected {rule.expected}, got {value!r}")
 
 
 def deep_update(base: Mapping, overrides: Mapping) -> dict:
@@ -83,11 +161,14 @@ def parse_overrides(pairs: Iterable[str], where: str = "override") -> dict:
 class Configurable:
     """A pluggable type built from a config section ``{"type": name, **options}``.
 
-    Subclasses declare ``defaults``; the section may set only those keys.
+    Subclasses declare ``defaults`` and, next to them, a :class:`Rule` for each key in ``rules``; the section may set
+    only those keys, to values their rules accept.
     """
 
     defaults: dict[str, Any] = {}
+    rules: dict[str, Rule] = {}
 
     def __init__(self, section: Mapping, where: str) -> None:
         options = {k: v for k, v in section.items() if k != "type"}
         self.config = merge_config(self.defaults, options, where)
+        check_values(self.config, self.rules, where)

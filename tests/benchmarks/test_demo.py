@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,3 +30,28 @@ def test_demo_trains_the_seed_and_warm_start_it_is_given_and_compares_on_held_ou
     assert rows[1]["success@0.5"] == 1.0  # the oracle on the held-out images
     (run_dir,) = tmp_path.iterdir()
     assert "__s3__" in run_dir.name and (run_dir / "eval" / "episodes.gif").is_file()
+
+
+class Stop(Exception):
+    pass
+
+
+def test_demo_records_the_shell_command_that_repeats_it(tmp_path, monkeypatch):
+    from facebox.benchmarks import demo
+
+    commands = []
+
+    def fake_train(*, algo, seed, bc_steps, runs_dir, command):
+        commands.append(command)
+        raise Stop  # before training: only the recorded command matters here
+
+    monkeypatch.setattr(demo, "train", fake_train)
+    with pytest.raises(Stop):
+        demo.demo(tmp_path / "my runs", episodes=7, seed=2, bc_steps=100)
+    argv = shlex.split(commands[0])
+    assert argv[:4] == [sys.executable, "-m", "facebox.benchmarks.cli", "demo"]
+    with pytest.raises(Stop):
+        demo.main(argv[4:])  # the command line gives the same call, so the same command
+    with pytest.raises(Stop):
+        demo.demo(tmp_path / "my runs", episodes=7, seed=2)  # the YAML's warm start: no --bc-steps
+    assert commands[1] == commands[0] and "--bc-steps" not in commands[2]

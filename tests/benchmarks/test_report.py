@@ -8,7 +8,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from facebox.benchmarks.report import write_animation, write_table
+from facebox.benchmarks.report import Table, progress, write_animation, write_table
 
 
 def test_a_table_is_written_as_csv_and_markdown_with_three_decimals(tmp_path):
@@ -32,3 +32,19 @@ def test_frames_of_different_sizes_share_one_canvas(tmp_path):
         write_animation([], tmp_path / "b.gif")
     with pytest.raises(ValueError, match=r"\.gif or \.mp4"):
         write_animation(frames, tmp_path / "c.avi")
+
+
+def test_a_tables_rows_reach_tensorboard_as_they_are_added(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    table = Table(tmp_path, "results", ["data", "policy"])
+    table.add({"data": "wider:/x/y", "policy": "oracle", "success@0.5": 0.5, "triggered": True})
+    events = EventAccumulator(str(tmp_path / "tensorboard")).Reload()  # before the table is written
+    assert events.Tags()["scalars"] == ["results/wider_x_y/oracle/success@0.5"]  # bools are not metrics
+    table.add({"data": "synthetic", "policy": "random", "success@0.5": 0.0, "triggered": False})
+    assert table.write().count("\n") == 4 and (tmp_path / "results.csv").is_file()
+
+
+def test_a_sweeps_progress_bar_passes_every_episode_through(capsys):
+    assert list(progress("eval")(range(5))) == [0, 1, 2, 3, 4]
+    assert "eval" in capsys.readouterr().err

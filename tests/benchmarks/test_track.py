@@ -118,40 +118,44 @@ def test_evaluate_excludes_frame_decoding_from_speed():
     assert scores["still"].fps > 500  # counting the 0.1 s of decoding would give under 50 fps
 
 
-@pytest.mark.parametrize(
-    ("spec", "match"),
-    [
-        ("kfc", "unknown tracker 'kfc'.*'kcf'.*'oracle', 'model:PATH'"),
-        ("model:/no/such/model.zip", "/no/such/model.zip: not a saved stable-baselines3 model"),
-    ],
-)
-def test_bad_tracker_is_a_clear_error(spec, match):
-    with pytest.raises(ValueError, match=match):
-        track.make_tracker(spec, SequenceList([Still(3)], "still"))
+def test_an_unknown_tracker_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown tracker 'kfc'.*'kcf'.*'oracle', 'model:PATH'"):
+        track.make_tracker("kfc", SequenceList([Still(3)], "still"))
 
 
-def test_a_saved_sb3_model_tracks_through_the_env_and_must_fit_it(tmp_path):
+@pytest.fixture(scope="module", params=["ppo", "dqn"])
+def tracking_run(request, tmp_path_factory):
+    """The run folder of a tiny agent trained on the tracking env (32 px glimpses), once per algorithm."""
+    pytest.importorskip("stable_baselines3")
+    from tiny_agents import tiny_train
+
+    return tiny_train(tmp_path_factory.mktemp(request.param), request.param, env_id="facebox/FaceTracking-v0").run_dir
+
+
+def test_agents_train_on_the_tracking_env_and_run_in_the_otb_runner(tracking_run, tmp_path):
+    model = f"model:{tracking_run / 'final_model.zip'}"  # observation settings come from the run's config.yml
+    out = tmp_path / "track"
+    (row,) = track.main(["--data", "synthetic?length=1", "--tracker", model, "--max-frames", "6", "--out", str(out)])
+    assert row["frames"] == 6 and 0.0 <= row["auc"] <= 1.0
+    assert (out / "success.png").is_file()
+
+
+def test_a_model_must_fit_the_env_that_config_makes_of_its_run(tracking_run):
+    dataset = SequenceList([Still(4)], "still")
+    model = f"model:{tracking_run / 'final_model.zip'}"
+    with pytest.raises(ValueError, match=r"does not fit the tracking env configured by --config.*36, 36"):
+        track.make_tracker(model, dataset, {"observation": {"size": 36}})
+
+
+def test_a_model_without_a_run_is_refused_by_name(tmp_path):
     ppo = pytest.importorskip("stable_baselines3").PPO
     from facebox.envs.tracking import FaceTrackingEnv
 
     dataset = SequenceList([Still(4)], "still")
     env = FaceTrackingEnv(config={"dataset": dataset, "observation": {"size": 36}})
     ppo("MultiInputPolicy", env, n_steps=8, batch_size=8, seed=0, device="cpu").save(tmp_path / "ppo.zip")
-    tracker = track.make_tracker(f"model:{tmp_path / 'ppo.zip'}", dataset, {"observation": {"size": 36}})
-    scores = track.evaluate(tracker, dataset)["still"]
-    assert scores.frames == 4 and 0 <= scores.auc <= 20 / 21
-    with pytest.raises(ValueError, match="does not fit the tracking env.*36, 36.*64, 64"):
-        track.make_tracker(f"model:{tmp_path / 'ppo.zip'}", dataset)
-
-
-@pytest.mark.parametrize("algo", ["ppo", "dqn"])
-def test_agents_train_on_the_tracking_env_and_run_in_the_otb_runner(tmp_path, algo):
-    pytest.importorskip("stable_baselines3")
-    from tiny_agents import tiny_train
-
-    _, run_dir, _ = tiny_train(tmp_path, algo, env_id="facebox/FaceTracking-v0")
-    model = f"model:{run_dir / 'final_model.zip'}"  # observation settings come from the run's config.yml
-    out = tmp_path / "track"
-    (row,) = track.main(["--data", "synthetic?length=1", "--tracker", model, "--max-frames", "6", "--out", str(out)])
-    assert row["frames"] == 6 and 0.0 <= row["auc"] <= 1.0
-    assert (out / "success.png").is_file()
+    for path in (tmp_path / "ppo.zip", tmp_path / "no" / "such.zip"):
+        with pytest.raises(
+            FileNotFoundError, match=rf"{path}: no config.yml"
+        ):  # the run names the algo and observation
+            track.make_tracker(f"model:{path}", dataset, {"observation": {"size": 36}})

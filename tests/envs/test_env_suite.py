@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import pickle
 import warnings
 
@@ -13,6 +14,14 @@ from gymnasium.utils.env_checker import data_equivalence
 import facebox  # noqa: F401  (registers the environments)
 
 ENV_IDS = sorted(env_id for env_id in gym.registry if env_id.startswith("facebox/"))
+# Small images, glimpses and clips, so that a vector env sees several episode ends within a few seconds.
+SMALL = {"observation": {"size": 16}, "min_size": 4}
+SMALL_DATA = {"FaceTracking": {"dataset": "synthetic?size=64&frames=8", "clip_length": 2, "max_actions": 3}}
+
+
+def small_config(env_id: str) -> dict:
+    extra = next((config for name, config in SMALL_DATA.items() if name in env_id), {"dataset": "synthetic?size=64"})
+    return {**SMALL, **extra}
 
 
 def test_suite_discovers_envs():
@@ -86,3 +95,101 @@ def test_rgb_array_render(env_id):
     assert min(frame.shape[:2]) >= 64
     # the current box is drawn in red somewhere
     assert ((frame[..., 0] == 255) & (frame[..., 1] == 40)).any()
+
+
+def _structure(info: dict) -> dict:
+    """Every key of ``info`` with its value's type, dtype and shape, nested dicts included."""
+    return {
+        key: _structure(value) if isinstance(value, dict) else (type(value), np.asarray(value).dtype, np.shape(value))
+        for key, value in info.items()
+    }
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_info_has_one_structure_at_reset_every_step_and_the_episode_end(env_id):
+    """Vector envs stack infos key by key across sub-envs, one of which may just have been reset."""
+    env = gym.make(env_id, config=small_config(env_id))
+    env.action_space.seed(0)
+    _, info = env.reset(seed=0)
+    expected, ends = _structure(info), 0
+    for _ in range(200):
+        _, _, terminated, truncated, info = env.step(env.action_space.sample())
+        assert _structure(info) == expected
+        if terminated or truncated:
+            ends += 1
+            assert _structure(env.reset()[1]) == expected
+    assert ends >= 3
+
+
+def _paths(info: dict) -> set[tuple[str, ...]]:
+    """The keys of ``info``, nested ones as paths."""
+    return {
+        path
+        for key, value in info.items()
+        for path in (((key, *p) for p in _paths(value)) if isinstance(value, dict) else [(key,)])
+    }
+
+
+def _all_present(info: dict) -> bool:
+    """Whether every ``_key`` mask of a vector env's info (nested ones included) is set for every sub-env."""
+    return all(
+        _all_present(value) if isinstance(value, dict) else not key.startswith("_") or bool(np.all(value))
+        for key, value in info.items()
+    )
+
+
+def _run_until_every_env_restarted(step, num_envs: int, max_steps: int = 300) -> int:
+    """Step until every sub-env has ended an episode and stepped on after its autoreset; the number of steps."""
+    ended, restarted = np.zeros(num_envs, bool), np.zeros(num_envs, bool)
+    for n in range(1, max_steps + 1):
+        done = step()
+        restarted |= ended
+        ended |= done
+        if restarted.all():
+            return n
+    raise AssertionError(f"not every sub-env ended an episode and restarted within {max_steps} steps")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_gymnasium_vector_env_steps_through_autoresets_and_closes(env_id, mode):
+    envs = gym.make_vec(env_id, num_envs=2, vectorization_mode=mode, config=small_config(env_id))
+    try:
+        envs.action_space.seed(0)
+        _, info = envs.reset(seed=0)
+        paths = _paths(info)
+        assert ("rewards", "move") in paths and _all_present(info)
+
+        def step():
+            obs, _, terminated, truncated, info = envs.step(envs.action_space.sample())
+            assert envs.observation_space.contains(obs) and _paths(info) == paths and _all_present(info)
+            return terminated | truncated
+
+        _run_until_every_env_restarted(step, 2)
+    finally:
+        envs.close()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_sb3_subproc_vec_env_steps_through_autoresets_and_closes(env_id):
+    """SB3's default start method (forkserver) starts fresh interpreters: the ``facebox:`` prefix imports facebox
+    there, which registers the envs."""
+    vec_env = pytest.importorskip("stable_baselines3.common.vec_env")
+    make = functools.partial(gym.make, f"facebox:{env_id}", config=small_config(env_id))
+    envs = vec_env.SubprocVecEnv([make, make])
+    try:
+        envs.seed(0)
+        envs.action_space.seed(0)
+        envs.reset()
+
+        def step():
+            obs, _, dones, infos = envs.step(np.stack([envs.action_space.sample() for _ in range(2)]))
+            assert len(infos) == 2  # SB3 keeps one info dict per sub-env: nothing to stack
+            assert all(envs.observation_space.contains({k: v[i] for k, v in obs.items()}) for i in range(2))
+            return dones
+
+        _run_until_every_env_restarted(step, 2)
+    finally:
+        envs.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -146,6 +147,17 @@ def test_random_start_box_is_inside_and_varies(boxes_on_noise):
     assert len(starts) == 10
 
 
+@pytest.mark.parametrize("min_size", [60.0, 150.0, 500.0])
+def test_random_start_box_is_never_below_min_size(boxes_on_noise, min_size):
+    """25 % of the 200 px image is 50 px: a min_size above that must still hold at the start (at 500, more than
+    the image, the box is the whole image, as legalize makes every move's box)."""
+    env = make_env(boxes_on_noise, start="random", min_size=min_size)
+    boxes = np.array([env.reset(seed=s)[1]["box"] for s in range(200)])
+    sides = boxes[:, 2:] - boxes[:, :2]
+    assert sides.min() >= min(min_size, 200) - 1e-4 and sides.max() <= 200 + 1e-4
+    assert min_size > 200 or len(np.unique(sides.round(3), axis=0)) == 200  # still random
+
+
 def test_image_mask_observation(boxes_on_noise):
     env = make_env(boxes_on_noise, observation={"type": "image_mask", "size": 50})
     obs, _ = env.reset(seed=0)
@@ -190,8 +202,8 @@ def test_history_is_one_hot_of_last_actions(boxes_on_noise):
         ({"observation": {"type": "pixels"}}, "config\\['observation'\\]\\['type'\\]\\) 'pixels'.*glimpse"),
         ({"observation": "glimpse"}, "config\\['observation'\\]: expected a mapping.*got str 'glimpse'"),
         ({"action": {"type": "discrete", "alpha": 0.1, "beta": 1}}, "config\\['action'\\]\\['beta'\\]"),
-        ({"target": "smallest"}, "config\\['target'\\] = 'smallest'; expected one of .*'largest'"),
-        ({"start": "centre"}, "config\\['start'\\] = 'centre'; expected one of .*'image'"),
+        ({"target": "smallest"}, "config\\['target'\\]: expected one of .*'largest'.*, got 'smallest'"),
+        ({"start": "centre"}, "config\\['start'\\]: expected one of .*'image'.*, got 'centre'"),
         ({"min_size": 0.5}, "config\\['min_size'\\]: expected a number >= 1.*got 0.5"),
         ({"min_size": "8"}, "config\\['min_size'\\]: expected a number >= 1.*got '8'"),
         ({"dataset": "imagenet:/x"}, "config\\['dataset'\\]: .*unknown format 'imagenet'; expected one of"),
@@ -200,6 +212,53 @@ def test_history_is_one_hot_of_last_actions(boxes_on_noise):
 def test_bad_config_is_a_config_error_naming_the_key(boxes_on_noise, config, match):
     with pytest.raises(ConfigError, match=match):
         make_env(boxes_on_noise, **config)
+
+
+NAN = float("nan")
+
+
+@pytest.mark.parametrize(
+    ("config", "path", "expected"),
+    [
+        ({"tau": "0.5"}, "config['tau']", "a number in (0, 1], got '0.5'"),
+        ({"tau": NAN}, "config['tau']", "a number in (0, 1], got nan"),
+        ({"tau": 0}, "config['tau']", "a number in (0, 1], got 0"),
+        ({"tau": True}, "config['tau']", "a number in (0, 1], got True"),
+        ({"eta": "3"}, "config['eta']", "a number >= 0, got '3'"),
+        ({"eta": -3.0}, "config['eta']", "a number >= 0, got -3.0"),
+        ({"eta": float("inf")}, "config['eta']", "a number >= 0, got inf"),
+        ({"min_size": NAN}, "config['min_size']", "a number >= 1, got nan"),
+        ({"dataset": 5}, "config['dataset']", "a str or FaceDataset, got 5"),
+        ({"action": {"alpha": "0.2"}}, "config['action']['alpha']", "a number in (0, 1], got '0.2'"),
+        ({"action": {"alpha": 0}}, "config['action']['alpha']", "a number in (0, 1], got 0"),
+        ({"action": {"alpha": -0.2}}, "config['action']['alpha']", "a number in (0, 1], got -0.2"),
+        ({"action": {"min_step": -1}}, "config['action']['min_step']", "a number >= 0, got -1"),
+        (
+            {"action": {"type": "continuous", "trigger_threshold": 1.0}},
+            "config['action']['trigger_threshold']",
+            "a number in [-1, 1), got 1.0",
+        ),
+        ({"observation": {"size": 0}}, "config['observation']['size']", "an integer >= 1, got 0"),
+        ({"observation": {"size": -8}}, "config['observation']['size']", "an integer >= 1, got -8"),
+        ({"observation": {"size": 32.0}}, "config['observation']['size']", "an integer >= 1, got 32.0"),
+        ({"observation": {"history": 0}}, "config['observation']['history']", "an integer >= 1, got 0"),
+        ({"observation": {"history": -1}}, "config['observation']['history']", "an integer >= 1, got -1"),
+        ({"observation": {"history": True}}, "config['observation']['history']", "an integer >= 1, got True"),
+        ({"observation": {"context": -0.1}}, "config['observation']['context']", "a number >= 0, got -0.1"),
+        ({"observation": {"scene": -1}}, "config['observation']['scene']", "an integer >= 0, got -1"),
+        (
+            {"observation": {"type": "image_mask", "size": "64"}},
+            "config['observation']['size']",
+            "an integer >= 1, got '64'",
+        ),
+    ],
+)
+def test_bad_config_value_is_a_config_error_at_construction(config, path, expected):
+    """Each of these was accepted and crashed at reset/step with a TypeError, OverflowError or IndexError, or
+    (NaN, negative eta, zero alpha) silently broke the task."""
+    with pytest.raises(ConfigError) as err:
+        gym.make("facebox/FaceLocalization-v0", config=config)
+    assert str(err.value) == f"{path}: expected {expected}"
 
 
 def test_bad_render_mode_and_non_mapping_config_are_config_errors():
@@ -215,6 +274,35 @@ def test_out_of_range_action_is_a_clear_error(boxes_on_noise, action):
     env.reset(seed=0)
     with pytest.raises(ValueError, match="not in Discrete\\(9\\)"):
         env.step(action)
+
+
+@pytest.mark.parametrize("action", [True, False, np.bool_(True), np.array(True), 2.0, np.float32(1), np.array([1])])
+def test_bools_and_floats_are_not_actions(boxes_on_noise, action):
+    """``int(True) == True``: the old check took ``step(True)`` as action 1 (left), ``step(2.0)`` as 2."""
+    env = make_env(boxes_on_noise)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"is not in Discrete\(9\): expected an integer in 0..8 \(right, left, "):
+        env.step(action)
+
+
+@pytest.mark.parametrize("action", [1, np.int64(1), np.array(1), np.uint8(1)])
+def test_integer_actions_of_any_integer_type_are_accepted(boxes_on_noise, action):
+    env = make_env(boxes_on_noise)
+    env.reset(seed=0)
+    place(env, BOX)
+    np.testing.assert_allclose(env.step(action)[4]["box"], ACTION_TABLE[1][1])  # left
+
+
+@pytest.mark.parametrize("action_type", ["discrete", "continuous"])
+def test_step_after_the_trigger_needs_a_reset(boxes_on_noise, action_type):
+    env = make_env(boxes_on_noise, action={"type": action_type})
+    env.reset(seed=0)
+    trigger, move = (8, 0) if action_type == "discrete" else map(env.action_type.move_action, (8, 0))
+    assert env.step(trigger)[2]
+    with pytest.raises(gym.error.ResetNeeded, match="terminated: call reset"):
+        env.step(move)
+    env.reset(seed=1)
+    assert not env.step(move)[2]  # a reset lets it step again
 
 
 def test_empty_dataset_is_a_config_error(boxes_on_noise):

@@ -100,7 +100,7 @@ def test_stop_accepts_the_box_and_moves_it_to_the_next_frame():
     place(env, [95, 100, 135, 140])
     _, _, terminated, _, info = env.step(8)
     assert info["frame"] == 4 and not terminated
-    np.testing.assert_allclose(info["track"], [[100, 100, 140, 140], [95, 100, 135, 140]])  # frames 2 and 3
+    np.testing.assert_allclose(env.track, [[100, 100, 140, 140], [95, 100, 135, 140]])  # frames 2 and 3
     np.testing.assert_allclose(info["box"], [95, 100, 135, 140])  # the next frame starts where this one ended
 
 
@@ -118,7 +118,7 @@ def test_train_clip_ends_after_clip_length_frames():
     for _ in range(4):
         _, _, terminated, _, info = env.step(8)
         done.append(terminated)
-    assert done == [False, False, False, True] and info["frame"] == 6 and info["track"].shape == (5, 4)
+    assert done == [False, False, False, True] and info["frame"] == 6 and env.track.shape == (5, 4)
     with pytest.raises(gym.error.ResetNeeded, match="call reset"):
         env.step(8)
 
@@ -147,7 +147,7 @@ def test_eval_tracks_the_whole_sequence_from_the_first_annotated_frame():
         _, _, terminated, _, info = env.step(8)
         steps += 1
     assert steps == 6 and info["frame"] == 7
-    np.testing.assert_allclose(info["track"], boxes[1:])  # frames 1..7, never moved: the start box on each
+    np.testing.assert_allclose(env.track, boxes[1:])  # frames 1..7, never moved: the start box on each
 
 
 def test_jitter_moves_the_train_start_box_but_not_the_eval_one():
@@ -257,8 +257,8 @@ def test_history_is_kept_across_frames():
 @pytest.mark.parametrize(
     ("config", "match"),
     [
-        ({"mode": "test"}, "config\\['mode'\\] = 'test'; expected one of \\('train', 'eval'\\)"),
-        ({"reward": "sparse"}, "config\\['reward'\\] = 'sparse'; expected one of \\('adnet', 'dense'\\)"),
+        ({"mode": "test"}, "config\\['mode'\\]: expected one of \\('train', 'eval'\\), got 'test'"),
+        ({"reward": "sparse"}, "config\\['reward'\\]: expected one of \\('adnet', 'dense'\\), got 'sparse'"),
         ({"max_actions": 0}, "config\\['max_actions'\\]: expected an integer >= 1, got 0"),
         ({"clip_length": 2.5}, "config\\['clip_length'\\]: expected an integer >= 1, got 2.5"),
         ({"jitter": 1.5}, "config\\['jitter'\\]: expected a number in \\[0, 1\\), got 1.5"),
@@ -275,6 +275,53 @@ def test_history_is_kept_across_frames():
 def test_bad_config_is_a_config_error_naming_the_key(config, match):
     with pytest.raises(ConfigError, match=match):
         make_env(**config)
+
+
+@pytest.mark.parametrize(
+    ("config", "path", "expected"),
+    [
+        ({"iou_threshold": "0.7"}, "config['iou_threshold']", "a number in [0, 1), got '0.7'"),
+        ({"iou_threshold": 1.0}, "config['iou_threshold']", "a number in [0, 1), got 1.0"),
+        ({"iou_threshold": float("nan")}, "config['iou_threshold']", "a number in [0, 1), got nan"),
+        ({"frame_reward": "1"}, "config['frame_reward']", "a number >= 0, got '1'"),
+        ({"frame_reward": -1.0}, "config['frame_reward']", "a number >= 0, got -1.0"),
+        ({"frame_reward": False}, "config['frame_reward']", "a number >= 0, got False"),
+        ({"clip_length": True}, "config['clip_length']", "an integer >= 1, got True"),
+        ({"max_actions": "20"}, "config['max_actions']", "an integer >= 1, got '20'"),
+        ({"jitter": float("nan")}, "config['jitter']", "a number in [0, 1), got nan"),
+        ({"dataset": None}, "config['dataset']", "a str or VideoDataset, got None"),
+        ({"action": {"alpha": "0.03"}}, "config['action']['alpha']", "a number in (0, 1], got '0.03'"),
+        ({"action": {"min_step": float("nan")}}, "config['action']['min_step']", "a number >= 0, got nan"),
+        ({"observation": {"size": 0}}, "config['observation']['size']", "an integer >= 1, got 0"),
+        ({"observation": {"history": 0}}, "config['observation']['history']", "an integer >= 1, got 0"),
+        ({"observation": {"context": "0.25"}}, "config['observation']['context']", "a number >= 0, got '0.25'"),
+    ],
+)
+def test_bad_config_value_is_a_config_error_at_construction(config, path, expected):
+    with pytest.raises(ConfigError) as err:
+        gym.make("facebox/FaceTracking-v0", config=config)
+    assert str(err.value) == f"{path}: expected {expected}"
+
+
+@pytest.mark.parametrize("action", [True, np.bool_(False), 8.0])
+def test_bools_and_floats_are_not_actions(action):
+    env = make_env()
+    env.reset(options={"index": 0, "start": 0})
+    with pytest.raises(ValueError, match=r"is not in Discrete\(11\): expected an integer in 0..10 \(left, "):
+        env.step(action)
+
+
+def test_track_is_an_attribute_and_not_in_info():
+    """``info["track"]`` grew by a box every frame, so vector envs could not stack the infos of their sub-envs."""
+    env = make_env(clip_length=3)
+    _, info = env.reset(options={"index": 0, "start": 0})
+    shapes = {key: np.shape(value) for key, value in info.items()}
+    assert "track" not in info and env.track.shape == (1, 4)
+    for frames in (2, 3, 4):
+        _, _, _, _, info = env.step(8)
+        assert {key: np.shape(value) for key, value in info.items()} == shapes and env.track.shape == (frames, 4)
+    env.track[:] = 0  # a copy: the env's record is untouched
+    assert env.track.any()
 
 
 def test_empty_dataset_is_a_config_error():
@@ -306,11 +353,12 @@ def track_with_oracle(env: FaceTrackingEnv, index: int) -> tuple[np.ndarray, np.
     env.reset(options={"index": index})
     terminated, steps = False, 0
     while not terminated:
-        _, _, terminated, _, info = env.step(oracle(env))
+        terminated = env.step(oracle(env))[2]
         steps += 1
-    gt = env.gt[-len(info["track"]) :]
+    track = env.track
+    gt = env.gt[-len(track) :]
     annotated = np.isfinite(gt).all(axis=1)
-    pairs = zip(info["track"][annotated], gt[annotated], strict=True)
+    pairs = zip(track[annotated], gt[annotated], strict=True)
     return np.array([iou(b, g)[0, 0] for b, g in pairs]), steps
 
 

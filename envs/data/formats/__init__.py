@@ -16,12 +16,14 @@ continuous pixel-centre coordinates         FDDB ellipses                       
 0-based edges ``x1, y1, x2, y2``            CSV (xyxy)                              unchanged
 ==========================================  =====================================  =========================
 
-Why errors are raised at load time: a bad annotation line or a missing image should stop a run before training
-starts, not after hours. Every problem in an annotation file (wrong field count, non-numbers, zero-area box, box
-outside a known image size, missing image file) raises naming the annotation file and its 1-based line
-(``file:line``), or the JSON key for COCO. Pixels are decoded only on access, by :func:`record.read_image`, which
-rejects corrupt or truncated files and normalises grayscale / RGBA / 16-bit images. A wrong option (``kind=cat``,
-an unknown COCO category, ...) is a config mistake and raises :class:`facebox.config.ConfigError`.
+Why errors are raised at load time: a bad annotation line or a bad image should stop a run before training starts,
+not after hours. Every problem in an annotation file (wrong field count, non-numbers, zero-area box, box outside
+the image, a stated image size that is not the real one, missing image file) raises naming the annotation file and
+its 1-based line (``file:line``), or the JSON key for COCO. Each image is checked as its entry is built, by the
+``validate`` option every loader takes (:mod:`facebox.envs.data.images`: ``header`` by default, ``full``, ``none``);
+pixels are decoded only on access, by :func:`images.read_image`, which rejects corrupt or truncated files and
+normalises grayscale / RGBA / 16-bit images. A wrong option (``kind=cat``, an unknown COCO category,
+``validate=fast``, ...) is a config mistake and raises :class:`facebox.config.ConfigError`.
 
 Options naming a file or folder (``images``, ``sizes``) are used as given when that path exists, otherwise taken
 relative to the annotation file's folder, so a spec string can carry paths relative to the dataset itself.

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from facebox.envs.boxes import xywh_to_xyxy
 from facebox.envs.data.formats.common import checked_box, count, entry, first_existing, resolve
+from facebox.envs.data.images import Validation
 from facebox.envs.data.parsing import existing, numbers, text_lines
 from facebox.envs.data.record import ListDataset
 
@@ -26,7 +27,7 @@ def _identities(path: Path) -> dict[str, int]:
     return out
 
 
-def load_celeba(path: str | os.PathLike, images: str = "") -> ListDataset:
+def load_celeba(path: str | os.PathLike, images: str = "", validate: Validation = "header") -> ListDataset:
     """CelebA (in-the-wild images): ``list_bbox_celeba.txt`` plus ``img_celeba/``.
 
     ``path`` is the CelebA root (holding ``Anno/``), the folder holding the txt, or the txt itself. Layout: line 1
@@ -35,7 +36,8 @@ def load_celeba(path: str | os.PathLike, images: str = "") -> ListDataset:
     to the original ``img_celeba`` images, NOT to the aligned and cropped ``img_align_celeba``. Images: ``images``
     or else ``img_celeba`` beside the txt, in its parent or in ``<parent>/Img``. ``identity_CelebA.txt`` beside
     the txt, when present, supplies ``identities``. A count on line 1 that disagrees with the rows is an error
-    (it is how a truncated copy shows).
+    (it is how a truncated copy shows). ``validate`` picks the check of each image when the dataset is opened
+    (:mod:`facebox.envs.data.images`).
     """
     path = existing(path)
     if path.is_dir():
@@ -69,5 +71,7 @@ def load_celeba(path: str | os.PathLike, images: str = "") -> ListDataset:
             raise ValueError(f"{where}: expected 5 fields (image_id x_1 y_1 width height), got {len(fields)}")
         box = checked_box(xywh_to_xyxy(numbers(fields[1:], where)), where)
         ident = (identities.get(fields[0]),)
-        entries.append(entry([image_dir / fields[0]], [box], where, kinds=("human",), identities=ident))
+        entries.append(
+            entry([image_dir / fields[0]], [box], where, validate=validate, kinds=("human",), identities=ident)
+        )
     return ListDataset(entries, f"celeba:{ann}")

@@ -10,22 +10,26 @@ import numpy as np
 from facebox.config import ConfigError
 from facebox.envs.boxes import xywh_to_xyxy
 from facebox.envs.data.formats.common import checked_box, entry, kind_option, resolve
-from facebox.envs.data.parsing import existing, numbers, read_text
+from facebox.envs.data.images import Validation
+from facebox.envs.data.parsing import existing, numbers, read_text, whole_numbers
 from facebox.envs.data.record import ListDataset
 
 __all__ = ["load_coco"]
 
 
-def load_coco(path: str | os.PathLike, images: str = "", category: str = "", kind: str = "") -> ListDataset:
+def load_coco(
+    path: str | os.PathLike, images: str = "", category: str = "", kind: str = "", validate: Validation = "header"
+) -> ListDataset:
     """COCO JSON: ``images[] {id, file_name, width, height}`` and ``annotations[] {image_id, bbox, ...}``.
 
     ``path`` is the JSON file; images are ``<images>/<file_name>`` with ``images`` defaulting to the JSON's
     folder. ``bbox = [x, y, w, h]`` in COCO's continuous 0-based coordinates (0 = left edge of the image), so
     ``x2 = x + w`` with no pixel shift. ``category`` keeps annotations of those category names (comma separated;
     default: all). ``iscrowd`` and ``category_id`` are kept as attributes, and ``keypoints`` as [N, K, 3] when
-    every face of the image has the same number of them (e.g. MMPose face-landmark files). ``kind`` sets every
-    face's kind. Errors name the JSON key (``images[i]`` / ``annotations[j]``). Images with no annotation left
-    are skipped.
+    every face of the image has the same number of them (e.g. MMPose face-landmark files). An image's
+    ``width``/``height``, when given, must be its real size. ``kind`` sets every face's kind. Errors name the JSON
+    key (``images[i]`` / ``annotations[j]``). Images with no annotation left are skipped. ``validate`` picks the
+    check of each image when the dataset is opened (:mod:`facebox.envs.data.images`).
     """
     path = existing(path)
     face_kind = kind_option(kind)
@@ -73,8 +77,11 @@ def load_coco(path: str | os.PathLike, images: str = "", category: str = "", kin
         if not (isinstance(bbox, list) and len(bbox) == 4):
             raise ValueError(f"{key}: bbox must be [x, y, w, h], got {bbox!r}")
         box = checked_box(xywh_to_xyxy(numbers(bbox, key)), key, infos[ann["image_id"]][2])
-        flags = numbers([ann.get("iscrowd", 0), ann.get("category_id", -1)], key)
-        faces.setdefault(ann["image_id"], []).append((box, flags, ann.get("keypoints")))
+        flags = whole_numbers([ann.get("iscrowd", 0), ann.get("category_id", -1)], key)
+        points = ann.get("keypoints")
+        if isinstance(points, list):
+            points = numbers(points, f"{key}: keypoints")
+        faces.setdefault(ann["image_id"], []).append((box, flags, points))
 
     entries = []
     for image_id, (key, file_name, size) in infos.items():
@@ -82,13 +89,13 @@ def load_coco(path: str | os.PathLike, images: str = "", category: str = "", kin
         if not found:
             continue
         boxes, flags, points = zip(*found, strict=True)
-        table = np.asarray(flags).astype(np.int64)
+        table = np.asarray(flags, np.int64)
         attributes = {"iscrowd": table[:, 0].astype(np.int32), "category_id": table[:, 1]}
         if all(isinstance(p, list) and p and len(p) % 3 == 0 and len(p) == len(points[0]) for p in points):
-            values = numbers([v for p in points for v in p], key)
-            attributes["keypoints"] = np.asarray(values, np.float32).reshape(len(boxes), -1, 3)
+            attributes["keypoints"] = np.asarray(points, np.float32).reshape(len(boxes), -1, 3)
         kinds = (face_kind,) * len(boxes)
+        where, candidates = f"{key} ({file_name})", [image_dir / file_name]
         entries.append(
-            entry([image_dir / file_name], boxes, f"{key} ({file_name})", size=size, kinds=kinds, attributes=attributes)
+            entry(candidates, boxes, where, validate=validate, size=size, kinds=kinds, attributes=attributes)
         )
     return ListDataset(entries, f"coco:{path}")

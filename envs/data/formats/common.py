@@ -1,5 +1,5 @@
 """What the still-image formats share: finding images and option paths, counts, the ``kind`` option, checked boxes,
-the entry builder, the WIDER/FDDB block layout and XML with line numbers.
+the entry builder (where each image is checked), the WIDER/FDDB block layout and XML with line numbers.
 
 Each helper names the annotation file and line (``file:line``) in its errors, because that is where a user has to
 look to fix a broken download or a hand-edited annotation.
@@ -16,6 +16,7 @@ from xml.parsers import expat
 import numpy as np
 
 from facebox.config import ConfigError
+from facebox.envs.data.images import Validation, check_image
 from facebox.envs.data.parsing import IMAGE_SUFFIXES, floats
 from facebox.envs.data.record import KINDS, Entry, Size, validate_boxes
 
@@ -82,17 +83,29 @@ def entry(
     boxes: Sequence[Sequence[float]],
     where: str,
     *,
+    validate: Validation,
     size: Size | None = None,
     kinds: Sequence[str | None] = (),
     identities: Sequence[int | None] = (),
     attributes: dict[str, np.ndarray] | None = None,
 ) -> Entry:
-    """Build one record after finding its image on disk, so a wrong path fails at load time, not mid-run.
+    """Build one record after finding and checking its image (:func:`images.check_image` by ``validate``), so a
+    wrong path or a bad image fails when the dataset is opened, not mid-run.
 
     ``candidates`` are the places the image may be (first existing wins); ``where`` (``file:line``) names the
-    annotation line in the error. Boxes poking out of a known image size are clipped, as ListDataset would.
+    annotation line in the error. ``size`` is the image size the annotation states: it must be the real one, since
+    boxes drawn on a resized copy would be misplaced on this image. Boxes are checked against the real size (the
+    stated one with ``validate=none``) and poking-out ones clipped, as ListDataset would.
     """
     image = first_existing(candidates, "image file", where)
+    real = check_image(image, validate, where)
+    if real is not None and size is not None and tuple(size) != real:
+        raise ValueError(
+            f"{where}: the annotation gives a {size[0]}x{size[1]} image, but {image} is {real[0]}x{real[1]} "
+            "(boxes must be in the pixels of the stored image)"
+        )
+    if real is not None:
+        size = real
     arr = np.asarray(boxes, np.float32).reshape(-1, 4)
     if size is not None:
         arr = validate_boxes(arr, size, where)

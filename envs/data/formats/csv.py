@@ -8,6 +8,7 @@ import numpy as np
 
 from facebox.envs.boxes import xywh_to_xyxy
 from facebox.envs.data.formats.common import checked_box, count, entry, kind_option, resolve
+from facebox.envs.data.images import Validation
 from facebox.envs.data.parsing import csv_rows, existing, floats, numbers
 from facebox.envs.data.record import KINDS, ListDataset
 
@@ -25,12 +26,14 @@ _BOX_COLUMNS: tuple[tuple[tuple[str, str, str, str], bool], ...] = (  # (names, 
 )
 
 
-def load_csv(path: str | os.PathLike, images: str = "", columns: str = "", kind: str = "") -> ListDataset:
+def load_csv(
+    path: str | os.PathLike, images: str = "", columns: str = "", kind: str = "", validate: Validation = "header"
+) -> ListDataset:
     """A plain image folder plus a CSV/TSV with one row per face; rows of the same image form one record.
 
     ``path`` is the table (or a folder holding exactly one ``*.csv``/``*.tsv``); images are
-    ``<images>/<image column>``, ``images`` defaulting to the table's folder. The delimiter (comma, tab or
-    whitespace) is sniffed from the first row; ``#`` lines are comments. Columns are named by the first row
+    ``<images>/<image column>``, ``images`` defaulting to the table's folder. The delimiter (tab, comma, semicolon
+    or whitespace) is sniffed from the first row; ``#`` lines are comments. Columns are named by the first row
     (header) or, for files without one, by ``columns`` (e.g. ``image,width,height,n,x0,y0,x1,y1,how,note``;
     a first row equal to those names is skipped). Recognised names, case-insensitive:
 
@@ -38,11 +41,12 @@ def load_csv(path: str | os.PathLike, images: str = "", columns: str = "", kind:
     - box, 0-based edges, used unchanged: ``x0 y0 x1 y1`` | ``x1 y1 x2 y2`` | ``xmin ymin xmax ymax`` |
       ``left top right bottom``; or 0-based ``x y w h`` | ``x y width height`` | ``left top width height``
       (``x2 = x + w``); the first complete set in this order wins;
-    - image size (checks boxes at load time): ``image_width image_height``, or ``width height`` when the box is
-      given by corners (otherwise ``width``/``height`` are the box size);
+    - image size (must be the image's real size): ``image_width image_height``, or ``width height`` when the box
+      is given by corners (otherwise ``width``/``height`` are the box size);
     - ``kind`` (human/animal; empty cells take the ``kind`` option) and ``identity`` (whole number or empty).
 
-    Every other column is kept as an attribute: float when all its cells are numbers, else text.
+    Every other column is kept as an attribute: float when all its cells are numbers, else text. ``validate``
+    picks the check of each image when the dataset is opened (:mod:`facebox.envs.data.images`).
     """
     path = existing(path)
     if path.is_dir():
@@ -63,7 +67,7 @@ def load_csv(path: str | os.PathLike, images: str = "", columns: str = "", kind:
     index = {name: i for i, name in enumerate(names)}
     image_col = next((index[n] for n in _IMAGE_COLUMNS if n in index), None)
     if image_col is None:
-        raise ValueError(f"{header_where}: no image column; name one of {list(_IMAGE_COLUMNS)}")
+        raise ValueError(f"{header_where}: no image column in {names}; name one of {list(_IMAGE_COLUMNS)}")
     scheme = next(((cols, xywh) for cols, xywh in _BOX_COLUMNS if all(c in index for c in cols)), None)
     if scheme is None:
         accepted = " | ".join(" ".join(cols) for cols, _ in _BOX_COLUMNS)
@@ -112,6 +116,7 @@ def load_csv(path: str | os.PathLike, images: str = "", columns: str = "", kind:
                 [image_dir / image],
                 group["boxes"],
                 group["where"],
+                validate=validate,
                 size=group["size"],
                 kinds=group["kinds"],
                 identities=group["ids"],

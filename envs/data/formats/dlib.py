@@ -8,6 +8,7 @@ import numpy as np
 
 from facebox.envs.boxes import xywh_to_xyxy
 from facebox.envs.data.formats.common import checked_box, entry, kind_option, parse_xml
+from facebox.envs.data.images import Validation
 from facebox.envs.data.parsing import existing, numbers
 from facebox.envs.data.record import ListDataset
 
@@ -19,7 +20,9 @@ def _part_order(name: str) -> tuple[int, int, str]:
     return (0, int(name), "") if name.isdigit() else (1, 0, name)
 
 
-def load_dlib_xml(path: str | os.PathLike, kind: str = "", keep_ignored: bool = False) -> ListDataset:
+def load_dlib_xml(
+    path: str | os.PathLike, kind: str = "", keep_ignored: bool = False, validate: Validation = "header"
+) -> ListDataset:
     """dlib imglab XML: ``<image file=..><box top= left= width= height= [ignore='1']>[<part name x y/>]``.
 
     ``path`` is the XML file; image paths are relative to its folder. dlib rectangles are 0-based inclusive
@@ -27,9 +30,10 @@ def load_dlib_xml(path: str | os.PathLike, kind: str = "", keep_ignored: bool = 
     "don't care" regions for dlib's trainer, not faces to find: they are dropped, unless ``keep_ignored``, which
     keeps them with a boolean ``ignore`` attribute. ``<part>`` landmarks are kept as attribute ``landmarks``
     [N, P, 2] (parts ordered by name, NaN where a box lacks one), shifted by +0.5 from dlib's pixel indices to
-    pixel centres in our edge coordinates. ``width``/``height`` attributes of ``<image>``, when present, check
-    boxes at load time. ``kind`` sets every face's kind (imglab is used for animal faces too). Images without a
-    box are skipped.
+    pixel centres in our edge coordinates. ``width``/``height`` attributes of ``<image>``, when present, must be
+    the image's size. ``kind`` sets every face's kind (imglab is used for animal faces too). Images without a
+    box are skipped. ``validate`` picks the check of each image when the dataset is opened
+    (:mod:`facebox.envs.data.images`).
     """
     path = existing(path)
     face_kind = kind_option(kind)
@@ -72,5 +76,7 @@ def load_dlib_xml(path: str | os.PathLike, kind: str = "", keep_ignored: bool = 
                         landmarks[i, j] = np.asarray(points[name]) + 0.5
             attributes["landmarks"] = landmarks
         kinds = (face_kind,) * len(boxes)
-        entries.append(entry([path.parent / file], boxes, where, size=size, kinds=kinds, attributes=attributes))
+        entries.append(
+            entry([path.parent / file], boxes, where, validate=validate, size=size, kinds=kinds, attributes=attributes)
+        )
     return ListDataset(entries, f"dlib:{path}")

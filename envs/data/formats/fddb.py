@@ -9,6 +9,7 @@ import numpy as np
 
 from facebox.config import ConfigError
 from facebox.envs.data.formats.common import blocks, checked_box, count, entry, face_fields, image_name, resolve
+from facebox.envs.data.images import Validation
 from facebox.envs.data.parsing import existing, numbers, text_lines
 from facebox.envs.data.record import ListDataset
 
@@ -32,7 +33,9 @@ def _ellipse_box(a: float, b: float, theta: float, cx: float, cy: float) -> tupl
     return cx - hx + 0.5, cy - hy + 0.5, cx + hx + 0.5, cy + hy + 0.5
 
 
-def load_fddb(path: str | os.PathLike, folds: str = "", images: str = "") -> ListDataset:
+def load_fddb(
+    path: str | os.PathLike, folds: str = "", images: str = "", validate: Validation = "header"
+) -> ListDataset:
     """FDDB: ``FDDB-folds/FDDB-fold-XX-ellipseList.txt`` files plus the ``originalPics`` image tree.
 
     ``path`` is the FDDB root (holding ``FDDB-folds/``), the folds folder, or one ellipse-list file. ``folds``
@@ -42,8 +45,11 @@ def load_fddb(path: str | os.PathLike, folds: str = "", images: str = "") -> Lis
     ``angle`` radians with the x axis (about +-pi/2 for upright faces, i.e. the major axis is vertical).
     Boxes are the enclosing axis-aligned boxes (derivation in :func:`_ellipse_box`); the raw ellipse
     ``(major, minor, angle, cx, cy)`` is kept as attribute ``ellipse`` for FDDB's own ellipse-based scoring.
+    Radii must be positive and the angle within +-2 pi: the box formula squares the radii and takes the angle's
+    cosine, so a broken line (a negative radius, an angle in degrees) would give a plausible box unnoticed.
     Images: ``images`` or the FDDB root, looked up as ``<images>/<name>.jpg`` then
-    ``<images>/originalPics/<name>.jpg``. Ellipses that cross the frame are clipped when the image is read.
+    ``<images>/originalPics/<name>.jpg``. Ellipses that cross the frame are clipped to the size in the image header
+    (``validate``, see :mod:`facebox.envs.data.images`; with ``none``, when the image is read).
     """
     path = existing(path)
     if path.is_file():
@@ -69,10 +75,15 @@ def load_fddb(path: str | os.PathLike, folds: str = "", images: str = "") -> Lis
             boxes, ellipses = [], []
             for face_where, fields in face_fields(faces, file, (5, 6), _LAYOUT):
                 ellipse = numbers(fields[:5], face_where)
+                if min(ellipse[:2]) <= 0:
+                    raise ValueError(f"{face_where}: ellipse radii must be positive, got {ellipse[0]} and {ellipse[1]}")
+                if abs(ellipse[2]) > 2 * math.pi:
+                    raise ValueError(f"{face_where}: the angle must be in radians (at most 2 pi), got {ellipse[2]}")
                 boxes.append(checked_box(_ellipse_box(*ellipse), face_where))
                 ellipses.append(ellipse)
             file_name = image_name(name)
             candidates = [image_root / file_name, image_root / "originalPics" / file_name]
             attributes = {"ellipse": np.asarray(ellipses, np.float32)}
-            entries.append(entry(candidates, boxes, where, kinds=("human",) * len(boxes), attributes=attributes))
+            kinds = ("human",) * len(boxes)
+            entries.append(entry(candidates, boxes, where, validate=validate, kinds=kinds, attributes=attributes))
     return ListDataset(entries, f"fddb:{path}")

@@ -9,7 +9,8 @@ import numpy as np
 
 from facebox.envs.boxes import inclusive_to_xyxy
 from facebox.envs.data.formats.common import checked_box, entry, image_name, kind_option, parse_xml
-from facebox.envs.data.parsing import existing, numbers
+from facebox.envs.data.images import Validation
+from facebox.envs.data.parsing import existing, numbers, whole_numbers
 from facebox.envs.data.record import ListDataset
 
 __all__ = ["load_voc"]
@@ -27,7 +28,9 @@ def _voc_candidates(xml: Path, file_name: str) -> list[Path]:
     return out
 
 
-def load_voc(path: str | os.PathLike, classes: tuple[str, ...] = (), kind: str = "") -> ListDataset:
+def load_voc(
+    path: str | os.PathLike, classes: tuple[str, ...] = (), kind: str = "", validate: Validation = "header"
+) -> ListDataset:
     """Pascal VOC XML (also LabelImg): one ``<annotation>`` per image with ``<object><name>..<bndbox>``.
 
     ``path`` is one XML file or a folder searched recursively for ``*.xml`` (a VOC root, its ``Annotations/``,
@@ -36,9 +39,10 @@ def load_voc(path: str | os.PathLike, classes: tuple[str, ...] = (), kind: str =
     ``x1 = xmin - 1, x2 = xmax``. LabelImg writes the same numbers but really means 0-based corner positions
     clamped to >= 1, so its boxes may sit up to 1 px left/up of the true edge -- immaterial for localisation.
     The image comes from ``<filename>`` (see :func:`_voc_candidates`); ``<path>`` is ignored because it is the
-    labeller's own machine path. ``<size>``, when it is positive, checks boxes at load time. ``difficult`` and
-    ``truncated`` flags and the object ``label`` are kept as attributes; ``kind`` sets every face's kind (e.g.
-    ``animal`` for cats). Images with no matching object are skipped.
+    labeller's own machine path. ``<size>``, when it is positive, must be the image's size (boxes of a resized copy
+    would be misplaced). ``difficult`` and ``truncated`` flags and the object ``label`` are kept as attributes;
+    ``kind`` sets every face's kind (e.g. ``animal`` for cats). Images with no matching object are skipped.
+    ``validate`` picks the check of each image when the dataset is opened (:mod:`facebox.envs.data.images`).
     """
     path = existing(path)
     face_kind = kind_option(kind)
@@ -73,9 +77,9 @@ def load_voc(path: str | os.PathLike, classes: tuple[str, ...] = (), kind: str =
             corners = numbers([bndbox.findtext(k) for k in ("xmin", "ymin", "xmax", "ymax")], box_where)
             boxes.append(checked_box(inclusive_to_xyxy(corners), box_where, size))
             labels.append((obj.findtext("name") or "").strip())
-            flags = numbers([obj.findtext("difficult") or 0, obj.findtext("truncated") or 0], obj_where)
-            difficult.append(int(flags[0]))
-            truncated.append(int(flags[1]))
+            flags = whole_numbers([obj.findtext("difficult") or 0, obj.findtext("truncated") or 0], obj_where)
+            difficult.append(flags[0])
+            truncated.append(flags[1])
         attributes = {
             "label": np.asarray(labels),
             "difficult": np.asarray(difficult, np.int32),
@@ -84,5 +88,7 @@ def load_voc(path: str | os.PathLike, classes: tuple[str, ...] = (), kind: str =
         where = f"{xml}:{lines[file_el]}"
         kinds = (face_kind,) * len(boxes)
         candidates = _voc_candidates(xml, file_name)
-        entries.append(entry(candidates, boxes, where, size=size, kinds=kinds, attributes=attributes))
+        entries.append(
+            entry(candidates, boxes, where, validate=validate, size=size, kinds=kinds, attributes=attributes)
+        )
     return ListDataset(entries, f"voc:{path}")

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from facebox.envs.boxes import xywh_to_xyxy
 from facebox.envs.data.formats.common import blocks, checked_box, entry, face_fields, first_existing, resolve
-from facebox.envs.data.parsing import existing, numbers, text_lines
-from facebox.envs.data.record import ListDataset, Size, read_image
+from facebox.envs.data.images import Validation, image_size
+from facebox.envs.data.parsing import existing, numbers, text_lines, whole_numbers
+from facebox.envs.data.record import ListDataset, Size
 
 __all__ = ["load_wider"]
 
 _WIDER_FLAGS = ("blur", "expression", "illumination", "invalid", "occlusion", "pose")
 _WIDER_SUBSETS = ("easy", "medium", "hard")
+_INVALID = _WIDER_FLAGS.index("invalid")
 _LAYOUT = f"10 fields (x1 y1 w h {' '.join(_WIDER_FLAGS)}) or 13 (+ {' '.join(_WIDER_SUBSETS)})"
 
 
@@ -43,6 +46,7 @@ def load_wider(
     sizes: str = "",
     ignore_invalid: bool = False,
     min_size: float = 0.0,
+    validate: Validation = "header",
 ) -> ListDataset:
     """WIDER FACE: ``wider_face_{split}_bbx_gt.txt`` plus its images.
 
@@ -59,12 +63,14 @@ def load_wider(
     Resized copies: WIDER images are often redistributed resized while the txt stays in original pixels. Then
     either load an annotation file rescaled to the stored images, or pass ``sizes``: a file of
     ``<event>/<name>.jpg orig_w orig_h [stored_w stored_h]`` lines (the shared subset's ``image_sizes.txt``);
-    boxes are scaled by stored/original per axis (stored size decoded from the image when not given).
+    boxes are scaled by stored/original per axis (stored size read from the image header when not given).
 
     Dropped boxes, each by a stated rule, because none can be localised: ``w <= 0`` or ``h <= 0`` (annotation
-    artefacts: a box without area marks no face); boxes whose smaller side is below ``min_size``
-    pixels of the stored image; boxes flagged invalid when ``ignore_invalid``. Images left without a box, and
-    images annotated with N=0 faces, are skipped: the localisation environment needs a face in every image.
+    artefacts: a box without area marks no face; counted in a warning naming the file, since many of them mean a
+    broken file rather than artefacts); boxes whose smaller side is below ``min_size`` pixels of the stored image;
+    boxes flagged invalid when ``ignore_invalid``. Images left without a box, and images annotated with N=0 faces,
+    are skipped: the localisation environment needs a face in every image. ``validate`` picks the check of each
+    image when the dataset is opened (:mod:`facebox.envs.data.images`).
     """
     path = existing(path)
     if path.is_dir():
@@ -80,7 +86,7 @@ def load_wider(
     sizes_file = resolve(sizes, ann.parent) if sizes else None
     rescale = _read_sizes(sizes_file) if sizes_file else None
 
-    entries, columns, first_face = [], 0, ""
+    entries, columns, first_face, empty = [], 0, "", []
     for name, where, faces in blocks(text_lines(ann), ann):
         candidates = [image_dir / name, image_dir / Path(name).name]
         scale, size = (1.0, 1.0), None
@@ -89,8 +95,7 @@ def load_wider(
                 raise ValueError(f"{where}: {name} is not listed in the sizes file {sizes_file}")
             original, size = rescale[name]
             if size is None:
-                pixels = read_image(first_existing(candidates, "image file", where))
-                size = (pixels.shape[1], pixels.shape[0])
+                size = image_size(first_existing(candidates, "image file", where), where)
             scale = (size[0] / original[0], size[1] / original[1])
         boxes, flags = [], []
         for face_where, fields in face_fields(faces, ann, (10, 13), _LAYOUT):
@@ -98,16 +103,25 @@ def load_wider(
                 columns, first_face = len(fields), face_where
             if len(fields) != columns:
                 raise ValueError(f"{face_where}: {len(fields)} fields, but {first_face} has {columns}")
-            values = numbers(fields, face_where)
+            values, face_flags = numbers(fields[:4], face_where), whole_numbers(fields[4:], face_where)
             x, y, w, h = values[0] * scale[0], values[1] * scale[1], values[2] * scale[0], values[3] * scale[1]
-            if w <= 0 or h <= 0 or min(w, h) < min_size or (ignore_invalid and values[7]):
+            if w <= 0 or h <= 0:
+                empty.append(face_where)
+                continue
+            if min(w, h) < min_size or (ignore_invalid and face_flags[_INVALID]):
                 continue
             boxes.append(checked_box(xywh_to_xyxy([x, y, w, h]), face_where, size))
-            flags.append(values[4:])
+            flags.append(face_flags)
         if not boxes:
             continue
-        table = np.asarray(flags).round().astype(np.int32)
+        table = np.asarray(flags, np.int32)
         attributes = {key: table[:, k] for k, key in enumerate((*_WIDER_FLAGS, *_WIDER_SUBSETS)[: table.shape[1]])}
         kinds = ("human",) * len(boxes)
-        entries.append(entry(candidates, boxes, where, size=size, kinds=kinds, attributes=attributes))
+        entries.append(
+            entry(candidates, boxes, where, validate=validate, size=size, kinds=kinds, attributes=attributes)
+        )
+    if empty:
+        warnings.warn(
+            f"{ann}: dropped face boxes of zero width or height: {len(empty)} (the first at {empty[0]})", stacklevel=2
+        )
     return ListDataset(entries, f"wider:{ann}")

@@ -15,7 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facebox.envs.data.record import Dataset, read_image, to_rgb_uint8
+from facebox.envs.data.images import read_image, to_rgb_uint8
+from facebox.envs.data.record import Dataset
 
 __all__ = ["FrameFolderSequence", "SequenceList", "VideoDataset", "VideoFileSequence", "VideoSequence", "open_capture"]
 
@@ -96,7 +97,7 @@ class SequenceList(VideoDataset):
 
 
 class FrameFolderSequence(VideoSequence):
-    """Frames stored as numbered image files, decoded on access by :func:`record.read_image`."""
+    """Frames stored as numbered image files, decoded on access by :func:`images.read_image`."""
 
     def __init__(self, name: str, paths: Sequence[str | os.PathLike], boxes: np.ndarray) -> None:
         if len(paths) != len(boxes):

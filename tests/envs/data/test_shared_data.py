@@ -8,6 +8,7 @@ tables agreeing with the original annotations).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -47,6 +48,8 @@ def test_wider_subset_rescaled_file(shared_data: Path) -> None:
     folder = _folder(shared_data, "wider_face_val_subset")
     ds = load_wider(folder / "boxes_416x416.txt", images="images")
     assert len(ds) == 100
+    unchecked = load_wider(folder / "boxes_416x416.txt", images="images", validate="none")
+    assert all(np.array_equal(a.boxes, b.boxes) for a, b in zip(ds.entries, unchecked.entries, strict=True))  # no clip
     assert sum(len(e.boxes) for e in ds.entries) == 2656  # no zero-size box in this subset: nothing dropped
     _inside(ds, 416, 416)
     invalid = np.concatenate([e.attributes["invalid"] for e in ds.entries])
@@ -67,11 +70,15 @@ def test_wider_subset_official_gt_with_sizes_file_matches_rescaled_file(shared_d
         assert np.array_equal(a.attributes["occlusion"], b.attributes["occlusion"])
 
 
-def test_wider_subset_without_rescaling_is_caught_on_access(shared_data: Path) -> None:
+def test_wider_subset_without_rescaling_is_caught_at_open(shared_data: Path) -> None:
     """The images are stretched to 416x416 while the official txt is in original pixels: forgetting ``sizes``
-    puts boxes outside the image, which reading the image reports (the load itself cannot know the size)."""
+    puts boxes outside the image, which the header check reports when the dataset is opened (without a check, only
+    reading the image can tell)."""
     folder = _folder(shared_data, "wider_face_val_subset")
-    raw = load_wider(folder / "wider_face_val_bbx_gt.txt", images="images")
+    gt = folder / "wider_face_val_bbx_gt.txt"
+    with pytest.raises(ValueError, match=re.escape(f"{gt}:1: box 0 ") + ".*outside the 416x416 image"):
+        load_wider(gt, images="images")
+    raw = load_wider(gt, images="images", validate="none")
     assert max(float(e.boxes[:, 0].max()) for e in raw.entries) > 416
     with pytest.raises(ValueError, match="outside the 416x416 image"):
         for i in range(len(raw)):
@@ -166,3 +173,22 @@ def test_face_landmark_samples_coco_json_agrees_with_table(shared_data: Path) ->
             assert e.attributes["keypoints"].shape[:2][0] == 1
             checked += 1
     assert checked == 6
+
+
+# ------------------------------------------------------------------------------------------------ training sets
+
+
+@pytest.mark.parametrize(
+    ("spec", "images", "boxes"),
+    [
+        ("csv:face_mask_kaggle/DERIVED_boxes.tsv?images=images", 677, 3144),
+        ("csv:oxford_pet_heads/DERIVED_head_boxes.tsv?images=images", 239, 240),
+        ("voc:oxford_pet_heads/annotations?kind=animal", 239, 240),  # every <size> is the real image size
+    ],
+)
+def test_training_sets_open_with_every_image_header_checked(shared_data: Path, spec: str, images: int, boxes: int):
+    """The default check at open accepts the real training sets: boxes fit the header sizes, stated sizes agree."""
+    name, _, rest = spec.partition(":")
+    _folder(shared_data / "train", rest.split("/")[0])
+    ds = open_dataset(f"{name}:{shared_data / 'train'}/{rest}")
+    assert len(ds) == images and sum(len(e.boxes) for e in ds.entries) == boxes

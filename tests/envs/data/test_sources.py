@@ -57,3 +57,5 @@ def test_held_out_moves_the_synthetic_seed_and_refuses_real_data():
     assert held_out("synthetic?seed=4&size=96", 2) == "synthetic?seed=6&size=96"
     with pytest.raises(ConfigError, match="--eval-data"):
         held_out("csv:/nowhere.csv", 1)
+    with pytest.raises(ConfigError, match=r"'synthetic\?seed=abc': option 'seed' expects a whole number, got 'abc'"):
+        held_out("synthetic?seed=abc", 1)

@@ -55,6 +55,14 @@ def test_coco_errors_name_keys(tmp_path: Path) -> None:
     ann = _coco(tmp_path, annotations=[{"id": 5, "image_id": 7, "bbox": [1, 2, 0, 4]}])
     with pytest.raises(ValueError, match="zero or negative area"):
         load_coco(ann, images="../imgs")
+    points = [{"id": 5, "image_id": 7, "bbox": [1, 2, 3, 4]}, {"id": 6, "image_id": 8, "bbox": [1, 2, 3, 4]}]
+    points[1]["keypoints"] = [1, "x", 2]
+    ann = _coco(tmp_path, annotations=points)
+    with raises_at(ValueError, ann, "annotations[1] (id=6): keypoints: expected numbers"):
+        load_coco(ann, images="../imgs")
+    ann = _coco(tmp_path, images=[{"id": 7, "file_name": "a.jpg", "width": 80, "height": 100}], annotations=points[:1])
+    with raises_at(ValueError, ann, "images[0] (a.jpg): the annotation gives a 80x100 image, but"):
+        load_coco(ann, images="../imgs")  # the images are 100x80
     ann = _coco(tmp_path)
     with raises_at(FileNotFoundError, ann, "images[0]"):
         load_coco(ann)  # the default image folder (the JSON's) has no a.jpg

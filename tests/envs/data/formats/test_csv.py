@@ -56,6 +56,26 @@ def test_csv_columns_option_without_header_and_image_size(tmp_path: Path) -> Non
         load_csv(table, columns=columns)
 
 
+def test_csv_semicolon_delimiter_and_a_wrong_one(tmp_path: Path) -> None:
+    """Spreadsheets with a decimal comma write semicolons; an unrecognised delimiter shows in the column names."""
+    write_image(tmp_path / "a.jpg")
+    table = write_text(tmp_path / "faces.csv", "image;x1;y1;x2;y2;note\na.jpg;1;2;30;40;left, smiling\n")
+    ds = load_csv(table)
+    assert boxes_of(ds) == [[[1, 2, 30, 40]]] and ds.entries[0].attributes["note"].tolist() == ["left, smiling"]
+    table = write_text(tmp_path / "faces.csv", "image|x1|y1|x2|y2\na.jpg|1|2|30|40\n")
+    with pytest.raises(ValueError, match=re.escape(f"{table}:1 (header): no image column in ['image|x1|y1|x2|y2']")):
+        load_csv(table)
+
+
+def test_csv_stated_image_size_must_be_the_real_one(tmp_path: Path) -> None:
+    write_image(tmp_path / "a.jpg", 100, 80)
+    table = write_text(tmp_path / "faces.csv", "image,image_width,image_height,x1,y1,x2,y2\na.jpg,200,160,1,2,3,4\n")
+    message = re.escape(f"{table}:2: the annotation gives a 200x160 image, but {tmp_path / 'a.jpg'} is 100x80")
+    with pytest.raises(ValueError, match=message):
+        load_csv(table)
+    assert len(load_csv(table, validate="none")) == 1  # unchecked, the stated size is trusted
+
+
 @pytest.mark.parametrize(
     ("rows", "line", "exc", "message"),
     [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import cv2
@@ -72,3 +73,19 @@ def test_fddb_errors(fddb: Path) -> None:
         load_fddb(fddb, folds="9")
     with pytest.raises(ConfigError, match="folds='1,x': expected a fold number"):  # an option, not the file
         load_fddb(fddb, folds="1,x")
+
+
+@pytest.mark.parametrize(
+    ("ellipse", "message"),
+    [
+        ("-20 10 0.3", "ellipse radii must be positive"),
+        ("20 -10 0.3", "ellipse radii must be positive"),
+        ("0 10 0.3", "ellipse radii must be positive"),
+        ("20 10 90", "the angle must be in radians"),
+    ],
+)
+def test_fddb_rejects_impossible_ellipses(fddb: Path, ellipse: str, message: str) -> None:
+    """The box formula squares the radii and takes the angle's cosine: a broken line would give a plausible box."""
+    bad = write_text(fddb / "FDDB-folds" / "FDDB-fold-05-ellipseList.txt", f"2003/01/img_2\n1\n{ellipse} 60 60 1\n")
+    with pytest.raises(ValueError, match=re.escape(f"{bad}:3: {message}")):
+        load_fddb(bad)

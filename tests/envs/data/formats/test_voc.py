@@ -78,6 +78,10 @@ def test_voc_errors(voc: Path) -> None:
     write_text(xml, _voc_xml("cat.1.jpg", [("cat_face", (150, 21, 160, 60))]))
     with pytest.raises(ValueError, match=re.escape(f"{xml}:9") + ".*outside"):
         load_voc(xml)
+    write_text(xml, _voc_xml("cat.1.jpg", [("cat_face", (11, 21, 40, 60))], size=(200, 160)))  # a resized copy?
+    message = re.escape(f"{xml}:3: the annotation gives a 200x160 image, but {voc / 'images' / 'cat.1.jpg'} is 100x80")
+    with pytest.raises(ValueError, match=message):
+        load_voc(xml)
     with pytest.raises(ConfigError, match="kind='cat'"):
         load_voc(voc, kind="cat")
     with pytest.raises(ValueError, match="empty"):

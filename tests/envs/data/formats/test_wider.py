@@ -34,7 +34,10 @@ def wider(tmp_path: Path) -> Path:
 
 
 def test_wider_converts_xywh_keeps_flags_and_skips_faceless_images(wider: Path) -> None:
-    ds = load_wider(wider)
+    gt = wider / "wider_face_split" / "wider_face_val_bbx_gt.txt"
+    counted = re.escape(f"{gt}: dropped face boxes of zero width or height: 1 (the first at {gt}:4)")
+    with pytest.warns(UserWarning, match=counted):
+        ds = load_wider(wider)
     assert [Path(e.path).name for e in ds.entries] == ["a.jpg", "c.jpg"]  # b has N=0; its zero line is skipped
     assert boxes_of(ds) == [[[10, 20, 40, 60]], [[1, 2, 4, 6]]]  # the zero-width box of a.jpg is dropped
     a = ds.entries[0]
@@ -47,11 +50,13 @@ def test_wider_converts_xywh_keeps_flags_and_skips_faceless_images(wider: Path) 
         "pose": [1],
     }
     assert a.kinds == ("human",)
-    same = load_wider(wider / "wider_face_split" / "wider_face_val_bbx_gt.txt")
+    with pytest.warns(UserWarning, match=counted):
+        same = load_wider(gt)
     assert boxes_of(same) == boxes_of(ds)
     assert ds[0].boxes.shape == (1, 4) and ds[0].image.shape == (80, 100, 3)
 
 
+@pytest.mark.filterwarnings("ignore:.*dropped face boxes of zero width")
 def test_wider_filters_invalid_and_small(wider: Path) -> None:
     assert len(load_wider(wider, ignore_invalid=True)) == 1  # c's only face is flagged invalid
     assert [Path(e.path).name for e in load_wider(wider, min_size=5).entries] == ["a.jpg"]
@@ -68,6 +73,9 @@ def test_wider_rescales_with_sizes_file_to_stored_images(tmp_path: Path) -> None
     write_text(tmp_path / "other.txt", "0--Parade/zzz.jpg 100 80 50 160\n")
     with raises_at(ValueError, gt, 1):
         load_wider(gt, images="flat", sizes="other.txt")
+    write_text(tmp_path / "wrong.txt", "0--Parade/a.jpg 100 80 60 160\n")  # the stored size is not the image's
+    with pytest.raises(ValueError, match=re.escape(f"{gt}:1: the annotation gives a 60x160 image, but ") + ".*50x160"):
+        load_wider(gt, images="flat", sizes="wrong.txt")
 
 
 def test_wider_rescaled_file_with_difficulty_columns(tmp_path: Path) -> None:
@@ -84,6 +92,7 @@ def test_wider_rescaled_file_with_difficulty_columns(tmp_path: Path) -> None:
     [
         ("e/a.jpg\n1\n1 2 3 x 0 0 0 0 0 0\n", 3, "expected numbers"),
         ("e/a.jpg\n1\n1 2 3 4 0 0 0\n", 3, "expected 10 fields"),
+        ("e/a.jpg\n1\n1 2 3 4 0 0 1.5 0 1e30 0\n", 3, "expected whole numbers"),  # flags are kept as int32
         ("e/a.jpg\none\n1 2 3 4 0 0 0 0 0 0\n", 2, "whole number"),
         ("e/a.jpg\n3\n1 2 3 4 0 0 0 0 0 0\n", 2, "3 faces announced"),
         ("e/a.jpg\n1\n1 2 3 4 0 0 0 0 0 0\ne/a.jpg\n", 4, "face-count"),
