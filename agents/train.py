@@ -143,7 +143,7 @@ def _resumed_config(args: TrainArgs, resume: Path) -> tuple[dict[str, Any], Path
 
 def resume_command(checkpoint: Path) -> str:
     """The shell command that continues a run from ``checkpoint`` (its config holds everything else)."""
-    return shlex.join([sys.executable, "-m", "facebox.agents.train", "--resume", str(checkpoint)])
+    return shlex.join([sys.executable, "-m", "facebox.agents.train", "--resume", str(Path(checkpoint).resolve())])
 
 
 _M_TOP_PAD = -2  # glibc's malloc.h: the free memory kept at the top of the heap when it is trimmed
