@@ -133,6 +133,8 @@ def _resumed_config(args: TrainArgs, resume: Path) -> tuple[dict[str, Any], Path
     if not resume.is_file():
         raise FileNotFoundError(f"--resume {resume}: no such checkpoint")
     config, run_dir = load_run_config(resume)
+    if config.get("source") == "rl_zoo":
+        raise ConfigError(f"--resume {resume}: an RL Zoo run; continue it with the Zoo (rl_zoo3.train -i MODEL)")
     if config["algo"] not in ALGOS:
         raise ConfigError(f"{run_dir}: unknown algo {config['algo']!r}; expected one of {sorted(ALGOS)}")
     checkpoint = read_checkpoint(resume, off_policy=issubclass(ALGOS[config["algo"]], OffPolicyAlgorithm))

@@ -182,8 +182,8 @@ def _zoo_config(args_path: Path) -> dict:
 
     The hyperparameters are the Zoo's ``config.yml`` (the YAML entry after ``--hyperparams``) with the Zoo's
     command-line overrides applied as the Zoo applies them: ``-n`` replaces ``n_timesteps``, ``--env-kwargs`` replaces
-    the entry's ``env_kwargs`` (as ``rl_zoo3.enjoy`` reads them). The evaluation data are facebox's default, the
-    training set's held-out twin, or None when that is not synthetic: evaluating the model then needs its data named.
+    the entry's ``env_kwargs`` (as ``rl_zoo3.enjoy`` reads them). ``source: rl_zoo`` marks the run as the Zoo's
+    (facebox reads it but does not write to its folder).
     """
     args = _read_mapping(args_path, _ZooLoader, ZOO_REQUIRED, "an RL Zoo run's arguments")
     config_path = args_path.with_name(CONFIG)
@@ -198,6 +198,7 @@ def _zoo_config(args_path: Path) -> dict:
         hyperparams["n_timesteps"] = args["n_timesteps"]
     hyperparams["env_kwargs"] = args.get("env_kwargs") or hyperparams.get("env_kwargs") or {}
     return {
+        "source": "rl_zoo",
         "algo": args["algo"],
         "env": args["env"],
         "seed": args["seed"],

@@ -69,6 +69,15 @@ def test_the_zoo_run_reads_as_a_run_config(zoo_run):
         assert load_run_config(other) == (config, zoo_run)
 
 
+def test_train_does_not_resume_a_zoo_run_into_the_zoos_folder(zoo_run):
+    from facebox.agents.train import train
+
+    before = sorted(p.name for p in zoo_run.rglob("*"))
+    with pytest.raises(ConfigError, match="an RL Zoo run; continue it with the Zoo"):
+        train(resume=zoo_run / "rl_model_64_steps.zip", verbose=0)
+    assert sorted(p.name for p in zoo_run.rglob("*")) == before
+
+
 def test_facebox_evaluate_measures_the_zoo_model(zoo_run, capsys):
     summary = evaluate.main(["--model", str(zoo_run / "best_model.zip"), "--episodes", "3", "--record", "0"])
     assert summary["episodes"] == 3 and 0 <= summary["mean_iou"] <= 1
