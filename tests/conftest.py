@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny in-memory face set with known boxes, and the location of the real shared data."""
+"""Shared fixtures: a tiny in-memory face set with known boxes, the location of the real shared data, and the
+property suites' hypothesis profiles."""
 
 from __future__ import annotations
 
@@ -7,8 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from facebox.envs.data import FaceDataset, FaceImage
+
+# The property suites try the same examples on every run, so a CI failure reproduces; `--hypothesis-profile
+# explore` draws new ones (and keeps failures in .hypothesis/).
+settings.register_profile("default", derandomize=True, database=None)
+settings.register_profile("explore")
+settings.load_profile("default")
 
 
 class BoxesOnNoise(FaceDataset):
