@@ -29,6 +29,8 @@ STILL_FORMATS: dict[str, Callable[..., FaceDataset]] = {
     "voc": formats.load_voc,
     "coco": formats.load_coco,
     "csv": formats.load_csv,
+    "folders": formats.load_identity_folders,
+    "celeba_ids": formats.load_celeba_identities,
 }
 
 VIDEO_FORMATS: dict[str, Callable[..., VideoDataset]] = {

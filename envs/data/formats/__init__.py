@@ -34,7 +34,18 @@ from facebox.envs.data.formats.coco import load_coco
 from facebox.envs.data.formats.csv import load_csv
 from facebox.envs.data.formats.dlib import load_dlib_xml
 from facebox.envs.data.formats.fddb import load_fddb
+from facebox.envs.data.formats.identities import load_celeba_identities, load_identity_folders
 from facebox.envs.data.formats.voc import load_voc
 from facebox.envs.data.formats.wider import load_wider
 
-__all__ = ["load_celeba", "load_coco", "load_csv", "load_dlib_xml", "load_fddb", "load_voc", "load_wider"]
+__all__ = [
+    "load_celeba",
+    "load_celeba_identities",
+    "load_coco",
+    "load_csv",
+    "load_dlib_xml",
+    "load_fddb",
+    "load_identity_folders",
+    "load_voc",
+    "load_wider",
+]

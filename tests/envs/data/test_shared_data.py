@@ -192,3 +192,24 @@ def test_training_sets_open_with_every_image_header_checked(shared_data: Path, s
     _folder(shared_data / "train", rest.split("/")[0])
     ds = open_dataset(f"{name}:{shared_data / 'train'}/{rest}")
     assert len(ds) == images and sum(len(e.boxes) for e in ds.entries) == boxes
+
+
+def test_orl_identities_load_as_folders(shared_data: Path) -> None:
+    ds = open_dataset(f"folders:{_folder(shared_data, 'train/att_orl_faces')}")
+    assert len(ds) == 300 and Counter(e.identities[0] for e in ds.entries) == {i: 10 for i in range(30)}
+    assert ds[0].boxes.tolist() == [[0, 0, 92, 112]] and ds[0].image.shape == (112, 92, 3)
+
+
+def test_celeba_identity_sets_leave_the_validation_identities_out(shared_data: Path) -> None:
+    ids = _folder(shared_data, "train/celeba_identities")
+    with pytest.warns(UserWarning, match="3 images without a detected face"):  # SOURCE.txt: 015010, 015190, 047644
+        everyone = open_dataset(f"celeba_ids:{ids / 'DERIVED_identities.txt'}")
+    with pytest.warns(UserWarning):
+        training = open_dataset(f"celeba_ids:{ids / 'DERIVED_identities.txt'}?exclude_pairs=DERIVED_pairs_val.txt")
+    people = Counter(e.identities[0] for e in training.entries)
+    assert len(everyone) == 897 and len(training) == 717 and len(people) == 72  # 18 validation identities out
+    _inside(training)
+    with pytest.warns(UserWarning, match="7 images without a detected face"):
+        extra = open_dataset(f"celeba_ids:{_folder(shared_data, 'train/celeba_extra') / 'DERIVED_identities.txt'}")
+    assert len(extra) == 1474 and len({e.identities[0] for e in extra.entries}) == 158
+    assert not set(people) & {e.identities[0] for e in extra.entries}

@@ -14,7 +14,10 @@ from facebox.envs.data.synthetic import SyntheticFaces
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("youtube:x", r"data spec 'youtube:x': unknown format 'youtube'; expected one of \['celeba', 'coco'"),
+        (
+            "youtube:x",
+            r"data spec 'youtube:x': unknown format 'youtube'; expected one of \['celeba', 'celeba_ids', 'coco'",
+        ),
         ("synthetic?fps=3", r"'synthetic\?fps=3': unknown option 'fps'; expected one of \['animal_fraction'"),
         ("synthetic?seed=abc", r"'synthetic\?seed=abc': option 'seed' expects a whole number, got 'abc'"),
         ("synthetic?animal_fraction=lots", r"option 'animal_fraction' expects a number, got 'lots'"),

@@ -7,9 +7,29 @@ from pathlib import Path
 import pytest
 
 from facebox.envs.data import STILL_FORMATS
-from facebox.envs.data.formats import load_celeba, load_coco, load_csv, load_dlib_xml, load_fddb, load_voc, load_wider
+from facebox.envs.data.formats import (
+    load_celeba,
+    load_celeba_identities,
+    load_coco,
+    load_csv,
+    load_dlib_xml,
+    load_fddb,
+    load_identity_folders,
+    load_voc,
+    load_wider,
+)
 
-LOADERS = (load_wider, load_fddb, load_celeba, load_dlib_xml, load_voc, load_coco, load_csv)
+LOADERS = (
+    load_wider,
+    load_fddb,
+    load_celeba,
+    load_dlib_xml,
+    load_voc,
+    load_coco,
+    load_csv,
+    load_identity_folders,
+    load_celeba_identities,
+)
 
 
 @pytest.mark.parametrize("loader", LOADERS, ids=lambda f: f.__name__)
