@@ -72,3 +72,43 @@ def test_a_gradient_step_on_the_intra_term_shrinks_the_angle_and_on_the_inter_te
     with torch.no_grad():
         assert inter_loss(centres - 0.1 * centres.grad, labels) < spread < 0
     assert abs(inter_loss(torch.ones(3, 4), torch.tensor([0, 1]))) < 1e-3  # identical centres: no angle between them
+
+
+def test_the_margin_contrastive_loss_on_hand_built_pairs():
+    from facebox.perception.losses import contrastive_loss
+
+    d = torch.tensor([0.5, 0.5, 2.0, 0.2])
+    same = torch.tensor([1, 0, 0, 1])
+    # same pairs pay d², different pairs (k - d)² when closer than k = 1, nothing beyond it
+    assert contrastive_loss(d, same, margin=1.0).item() == pytest.approx((0.25 + 0.25 + 0.0 + 0.04) / 4)
+
+
+def test_the_energy_contrastive_loss_on_hand_built_pairs():
+    from facebox.perception.losses import energy_contrastive_loss
+
+    e = torch.tensor([0.5, 0.5, 3.0])
+    same = torch.tensor([1, 0, 0])
+    expected = (2 * 0.25 + 3 * math.exp(-0.5 * 0.5) + 3 * math.exp(-0.5 * 3.0)) / 3
+    assert energy_contrastive_loss(e, same, (2.0, 3.0, 0.5)).item() == pytest.approx(expected)
+
+
+def test_batch_hard_triplets_by_hand_and_against_pytorch_metric_learning():
+    from facebox.perception.losses import batch_hard_triplet_loss
+
+    points = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 3.0], [4.0, 0.0]])
+    labels = torch.tensor([0, 0, 1, 1])
+    # class 0's anchors: hardest positive at 1, nearest negative at 3; class 1's: positive at 5, negative at 3
+    expected = (max(0, 1 - 3 + 2.5) + max(0, 1 - 3 + 2.5) + max(0, 5 - 3 + 2.5) + max(0, 5 - 3 + 2.5)) / 4
+    assert batch_hard_triplet_loss(points, labels, margin=2.5).item() == pytest.approx(expected)
+    with pytest.raises(ValueError, match="two faces of one identity"):
+        batch_hard_triplet_loss(points, torch.tensor([0, 1, 2, 3]), margin=1.0)
+    pml = pytest.importorskip("pytorch_metric_learning")
+    from pytorch_metric_learning import distances, losses, miners, reducers
+
+    features, _, _ = _data(seed=7, n=24)
+    labels = torch.arange(24) % 6
+    euclidean = distances.LpDistance(normalize_embeddings=False)
+    theirs = losses.TripletMarginLoss(margin=0.3, distance=euclidean, reducer=reducers.MeanReducer())
+    triplets = miners.BatchHardMiner(distance=euclidean)(features, labels)
+    assert pml.__version__ < "3"
+    assert torch.allclose(batch_hard_triplet_loss(features, labels, 0.3), theirs(features, labels, triplets), atol=1e-5)
