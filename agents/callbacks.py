@@ -7,7 +7,7 @@ runs the same sweep as ``facebox evaluate`` (:mod:`facebox.envs.rollout`). SB3's
 in place, so a run killed mid-save leaves a truncated zip that ``--resume`` would choke on; :class:`AtomicCheckpoint`
 never does, and it saves the other callbacks' state with the model (:mod:`facebox.agents.checkpoints`).
 :class:`BehaviourCloning` is a callback so that RL Zoo YAMLs can ask for the warm start too. :class:`StopOnSignal`
-ends ``learn`` at the step after Ctrl-C or SIGTERM (:mod:`facebox.agents.interrupts`).
+ends ``learn`` at the step after Ctrl-C or SIGTERM (:mod:`facebox.interrupts`).
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from tqdm import tqdm
 
 from facebox.agents.checkpoints import checkpoint_files, save_checkpoint
 from facebox.agents.imitation import Imitation, behaviour_cloning, freeze_encoders
-from facebox.agents.interrupts import StopRequested, stop_requested
 from facebox.agents.policies import model_policy
 from facebox.envs.rollout import run_episodes, summarize
+from facebox.interrupts import StopRequested, stop_requested
 
 __all__ = ["PeriodicEvaluation", "AtomicCheckpoint", "BehaviourCloning", "StopOnSignal", "CALLBACKS"]
 

@@ -32,7 +32,7 @@ from facebox.agents.demonstrations import (
     box_geometry,
     collect_demonstrations,
 )
-from facebox.agents.interrupts import StopRequested
+from facebox.interrupts import StopRequested
 
 __all__ = [
     "Demonstrations",  # the demonstrations' names are re-exported: earlier scripts import them from here

@@ -35,11 +35,11 @@ from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from facebox.agents.callbacks import AtomicCheckpoint, PeriodicEvaluation, StopOnSignal
 from facebox.agents.checkpoints import Checkpoint, read_checkpoint, restore_checkpoint, save_model
 from facebox.agents.hyperparams import build_callbacks, check_keys, load_hyperparams, with_bc_steps
-from facebox.agents.interrupts import StopRequested, TrainingInterrupted, catch_signals, stop_requested
 from facebox.agents.models import ALGOS, algorithm_class, build_model, make_eval_env, make_venv
 from facebox.agents.policies import DQNEncoderPolicy, PPOEncoderPolicy  # noqa: F401  (dotted paths of old runs)
 from facebox.config import ConfigError, deep_update, parse_overrides
 from facebox.envs.data.sources import held_out
+from facebox.interrupts import StopRequested, TrainingInterrupted, catch_signals, stop_requested
 from facebox.runs import load_run_config, run_name, shell_command, write_run
 
 __all__ = [

@@ -12,7 +12,7 @@ import shlex
 import sys
 from collections.abc import Sequence
 
-from facebox.agents.interrupts import TrainingInterrupted
+from facebox.interrupts import TrainingInterrupted
 
 __all__ = ["COMMANDS", "command_line", "main"]
 

@@ -121,7 +121,7 @@ def worker(remote: Connection, parent_remote: Connection, env_fn: Callable[[], g
     reply and the worker stays up to answer the next command, ``close`` included.
 
     Ctrl-C in a terminal signals the whole process group: the worker ignores it and keeps serving, so that the
-    main process can stop at a consistent step and save a checkpoint (:mod:`facebox.agents.interrupts`); it ends
+    main process can stop at a consistent step and save a checkpoint (:mod:`facebox.interrupts`); it ends
     on ``close`` or when the main process's end of the pipe goes away.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -30,7 +30,7 @@ PACKAGE_DIRS = {
     "src/facebox": "facebox",
 }
 LAYERS = {"facebox.envs": 0, "facebox.perception": 1, "facebox.agents": 2, "facebox.benchmarks": 3}
-HELPERS = frozenset({"facebox", "facebox.config", "facebox.runs"})
+HELPERS = frozenset({"facebox", "facebox.config", "facebox.interrupts", "facebox.runs"})
 HELPERS_MAY_IMPORT = HELPERS | {"facebox.envs.registration"}
 _ENVS_FORBIDDEN = frozenset({"torch", "torchvision", "stable_baselines3", "rl_zoo3"})
 FORBIDDEN = {  # layer -> third-party top-level packages it must not import

@@ -25,7 +25,7 @@ from facebox.agents import imitation as imitation_module  # noqa: E402
 from facebox.agents import train as train_module  # noqa: E402
 from facebox.agents.callbacks import StopOnSignal  # noqa: E402
 from facebox.agents.checkpoints import CheckpointError  # noqa: E402
-from facebox.agents.interrupts import TrainingInterrupted, stop_requested  # noqa: E402
+from facebox.interrupts import TrainingInterrupted, stop_requested  # noqa: E402
 
 # A warm start of 2 rounds and an imitation anchor after every rollout: the callback state a resume must keep.
 BC = {"steps": 120, "rounds": 2, "epochs": 1, "batch_size": 32, "n_envs": 2, "anchor": 1.0, "verbose": 0}

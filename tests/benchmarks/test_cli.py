@@ -30,8 +30,8 @@ def test_an_interrupted_demo_says_how_to_resume_and_exits_with_the_signal(monkey
     import signal
     from pathlib import Path
 
-    from facebox.agents.interrupts import TrainingInterrupted
     from facebox.benchmarks import cli, demo
+    from facebox.interrupts import TrainingInterrupted
 
     def interrupted(argv):
         raise TrainingInterrupted(

@@ -3,9 +3,10 @@
 A ``KeyboardInterrupt`` can land in the middle of an optimizer step or a half-collected rollout, where no
 checkpoint would be resumable. While :func:`catch_signals` is active, the first SIGINT or SIGTERM only sets a
 flag; training polls it (:func:`stop_requested`) where its state is whole — between SB3 steps, between warm-start
-minibatches — and stops there so that :mod:`facebox.agents.train` can write a checkpoint. A second signal
-interrupts at once, as a user pressing Ctrl-C twice expects; the checkpoint files are written atomically, so that
-cannot leave a truncated one.
+minibatches — and stops there so that the training loop (:mod:`facebox.agents.train`, and perception's trainer)
+can write a checkpoint. A second signal interrupts at once, as a user pressing Ctrl-C twice expects; checkpoint
+files are written atomically, so that cannot leave a truncated one. It sits with the shared helpers because every
+layer that trains needs it.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ _caught: list[int] = []  # the signal numbers received while catch_signals is ac
 
 
 class StopRequested(Exception):
-    """Raised by long phases that poll :func:`stop_requested` outside an SB3 step (the warm start), to unwind
-    to :func:`facebox.agents.train.train`, which saves the checkpoint."""
+    """Raised by long phases that poll :func:`stop_requested` outside the loop that checks for it (the warm start
+    inside an SB3 callback), to unwind to the code that saves the checkpoint."""
 
 
 class TrainingInterrupted(KeyboardInterrupt):
