@@ -91,11 +91,14 @@ def load_run(model_path: str | Path, env: VecEnv | None = None) -> tuple[BaseAlg
     if not model_path.is_file():
         raise FileNotFoundError(f"{model_path}: no such model file")
     config, _ = load_run_config(model_path)
+    return run_algorithm(config, model_path).load(model_path, env=env, device="cpu"), config
+
+
+def run_algorithm(config: Mapping, path: str | Path) -> type[BaseAlgorithm]:
+    """The SB3 class of the run config of ``path`` (a model or run folder), or a ``ConfigError`` naming its file."""
     if config["algo"] not in ALGOS:
-        raise ConfigError(
-            f"{find_config(model_path)}: unknown algo {config['algo']!r}; expected one of {sorted(ALGOS)}"
-        )
-    return ALGOS[config["algo"]].load(model_path, env=env, device="cpu"), config
+        raise ConfigError(f"{find_config(path)}: unknown algo {config['algo']!r}; expected one of {sorted(ALGOS)}")
+    return ALGOS[config["algo"]]
 
 
 def make_eval_env(

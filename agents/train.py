@@ -35,7 +35,7 @@ from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from facebox.agents.callbacks import AtomicCheckpoint, PeriodicEvaluation, StopOnSignal
 from facebox.agents.checkpoints import Checkpoint, read_checkpoint, restore_checkpoint, save_model
 from facebox.agents.hyperparams import build_callbacks, check_keys, load_hyperparams, with_bc_steps
-from facebox.agents.models import ALGOS, algorithm_class, build_model, make_eval_env, make_venv
+from facebox.agents.models import ALGOS, algorithm_class, build_model, make_eval_env, make_venv, run_algorithm
 from facebox.agents.policies import DQNEncoderPolicy, PPOEncoderPolicy  # noqa: F401  (dotted paths of old runs)
 from facebox.config import ConfigError, deep_update, parse_overrides
 from facebox.envs.data.sources import held_out
@@ -135,9 +135,7 @@ def _resumed_config(args: TrainArgs, resume: Path) -> tuple[dict[str, Any], Path
     config, run_dir = load_run_config(resume)
     if config.get("source") == "rl_zoo":
         raise ConfigError(f"--resume {resume}: an RL Zoo run; continue it with the Zoo (rl_zoo3.train -i MODEL)")
-    if config["algo"] not in ALGOS:
-        raise ConfigError(f"{run_dir}: unknown algo {config['algo']!r}; expected one of {sorted(ALGOS)}")
-    checkpoint = read_checkpoint(resume, off_policy=issubclass(ALGOS[config["algo"]], OffPolicyAlgorithm))
+    checkpoint = read_checkpoint(resume, off_policy=issubclass(run_algorithm(config, resume), OffPolicyAlgorithm))
     check_keys(args.hyperparams, config["algo"], "--hyperparams")
     config["hyperparams"] = deep_update(config["hyperparams"], args.hyperparams)
     return config, run_dir, checkpoint

@@ -73,6 +73,9 @@ def _failure(index: int, command: str, error: BaseException) -> EnvWorkerError:
     return EnvWorkerError(index, f"{command!r} raised {type(error).__name__}: {error}\n\nworker traceback:\n{text}")
 
 
+_COMMANDS = ("step", "reset", "render", "get_spaces", "env_method", "get_attr", "has_attr", "set_attr", "is_wrapped")
+
+
 class _EnvServer:
     """One worker's env and the info of its latest reset, which SB3's protocol sends back with every step."""
 
@@ -112,7 +115,7 @@ class _EnvServer:
             return setattr(env, data[0], data[1])
         if cmd == "is_wrapped":
             return _is_wrapped(env, data)
-        raise NotImplementedError(f"`{cmd}` is not implemented in the worker")
+        raise ValueError(f"unknown worker command {cmd!r}; SB3's protocol has {_COMMANDS}")
 
 
 def worker(remote: Connection, parent_remote: Connection, env_fn: Callable[[], gym.Env], index: int) -> None:

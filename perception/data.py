@@ -18,10 +18,10 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms.v2 import functional as TF
 
-from facebox.config import ConfigError
+from facebox.config import check_values, number
 from facebox.envs.data import FaceDataset
 from facebox.envs.data.record import ListDataset
-from facebox.envs.data.sources import STILL_FORMATS, open_dataset, parse_spec
+from facebox.envs.data.sources import open_dataset
 from facebox.envs.data.synthetic import SyntheticFaces
 
 __all__ = ["FaceCrops", "SYNTHETIC", "REAL"]
@@ -47,17 +47,11 @@ class FaceCrops(torch.utils.data.Dataset):
         flip: bool = True,
         seed: int = 0,
     ) -> None:
-        for key, value, ok in (
-            ("size", size, isinstance(size, int) and size >= 8),
-            ("context", context, isinstance(context, (int, float)) and 0 <= context <= 2),
-            ("jitter", jitter, isinstance(jitter, (int, float)) and 0 <= jitter < 0.5),
-        ):
-            if isinstance(value, bool) or not ok:
-                raise ConfigError(f"FaceCrops {key}: expected {_EXPECTED[key]}, got {value!r}")
+        check_values({"size": size, "context": context, "jitter": jitter}, _RULES, "FaceCrops")
         self.dataset = open_dataset(spec)
         self.size, self.context, self.jitter, self.flip, self.seed = size, float(context), float(jitter), flip, seed
         self.epoch = 0
-        self.domain = SYNTHETIC if _is_synthetic(spec, self.dataset) else REAL
+        self.domain = SYNTHETIC if isinstance(self.dataset, SyntheticFaces) else REAL
         if isinstance(self.dataset, ListDataset):
             entries = self.dataset.entries
             self.items = [(i, k) for i, e in enumerate(entries) for k in range(len(e.boxes))]
@@ -100,10 +94,4 @@ class FaceCrops(torch.utils.data.Dataset):
         }
 
 
-_EXPECTED = {"size": "an integer >= 8", "context": "a number in [0, 2]", "jitter": "a number in [0, 0.5)"}
-
-
-def _is_synthetic(spec: str | FaceDataset, dataset: FaceDataset) -> bool:
-    if isinstance(spec, str):
-        return parse_spec(spec, STILL_FORMATS)[0] is SyntheticFaces
-    return isinstance(dataset, SyntheticFaces)
+_RULES = {"size": number(ge=8, integer=True), "context": number(ge=0, le=2), "jitter": number(ge=0, lt=0.5)}

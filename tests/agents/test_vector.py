@@ -143,3 +143,13 @@ def test_a_corrupt_image_in_a_worker_names_the_file(tmp_path):
             venv.reset()
         finally:
             venv.close()
+
+
+@pytest.mark.timeout(60)
+def test_an_unknown_command_is_named_and_the_worker_keeps_serving(venv):
+    venv.remotes[1].send(("bogus", None))
+    with pytest.raises(
+        EnvWorkerError, match=r"env worker 1: 'bogus' raised ValueError: unknown worker command 'bogus'"
+    ):
+        venv.remotes[1].recv()
+    assert len(venv.reset()["glimpse"]) == 2

@@ -74,7 +74,7 @@ def test_synthetic_faces_are_the_synthetic_domain_and_batch_in_a_dataloader():
 @pytest.mark.parametrize(
     "option, match",
     [
-        ({"size": 4}, "size: expected an integer >= 8, got 4"),
+        ({"size": 4}, r"FaceCrops\['size'\]: expected an integer >= 8, got 4"),
         ({"jitter": 0.5}, "jitter"),
         ({"context": True}, "context"),
     ],
