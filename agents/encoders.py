@@ -15,6 +15,10 @@ Channel order: SB3 wraps a channel-last Dict env in ``VecTransposeImage``, so in
 CxHxW spaces, while on a raw env's space it sees HxWxC. The order is read from the space it is given (with
 SB3's own heuristic, the one ``VecTransposeImage`` uses) and observations are permuted to CHW here if needed.
 
+``pretrained`` is the exception to "built from the observation space": its network is a perception checkpoint's
+backbone (:class:`PretrainedExtractor`), so it needs ``checkpoint`` and loops over "every encoder" (benchmarks,
+layer tables) should take :data:`SCRATCH_ENCODERS`.
+
 >>> import gymnasium as gym, facebox
 >>> from stable_baselines3 import PPO
 >>> env = gym.make("facebox/FaceLocalization-v0", config={"observation": {"size": 32}})
@@ -39,20 +43,29 @@ from torch import nn
 
 from facebox.config import ConfigError, lookup
 from facebox.perception.backbones import CourseCNN, PatchTransformer, Shape, SpatialSoftmax, sincos_2d
+from facebox.perception.checkpoints import load_backbone
 
 __all__ = [
     "ENCODERS",
+    "SCRATCH_ENCODERS",
     "encoder_policy_kwargs",
     "DictExtractor",
     "CnnExtractor",
     "DwsepExtractor",
     "VitExtractor",
+    "PretrainedExtractor",
     # the backbones, re-exported: saved models and earlier code name them here
     "CourseCNN",
     "SpatialSoftmax",
     "PatchTransformer",
     "sincos_2d",
 ]
+
+
+def _image_shape(space: spaces.Box) -> tuple[Shape, bool]:
+    """The CxHxW shape of an image space and whether the space is channel-last (SB3's heuristic)."""
+    channels_last = not is_image_space_channels_first(space)
+    return tuple(space.shape[i] for i in ((2, 0, 1) if channels_last else (0, 1, 2))), channels_last
 
 
 class DictExtractor(BaseFeaturesExtractor):
@@ -78,8 +91,7 @@ class DictExtractor(BaseFeaturesExtractor):
                 self.vector_keys.append(key)
                 features += get_flattened_obs_dim(space)
                 continue
-            channels_last = not is_image_space_channels_first(space)
-            shape = tuple(space.shape[i] for i in ((2, 0, 1) if channels_last else (0, 1, 2)))
+            shape, channels_last = _image_shape(space)
             if shape not in network_for:
                 network_for[shape] = key
                 self.networks[key] = network(shape)
@@ -144,14 +156,61 @@ class VitExtractor(DictExtractor):
         super().__init__(observation_space, lambda shape: PatchTransformer(shape, patch, depth, heads, width, pool))
 
 
-ENCODERS: dict[str, type[DictExtractor]] = {"cnn": CnnExtractor, "dwsep": DwsepExtractor, "vit": VitExtractor}
+class PretrainedExtractor(DictExtractor):
+    """``pretrained``: the backbone of the perception checkpoint at ``checkpoint`` (:func:`load_backbone`, input
+    normalisation included) on each image, so an agent starts from features learnt on faces rather than from noise.
+
+    Every image key must be the CxHxW the backbone was trained on: a backbone sees its training crop size or
+    nothing meaningful, so a mismatch is a ``ConfigError`` rather than a resize. Keys share the one backbone.
+    ``freeze`` (the default) keeps the backbone as trained: no gradients (SB3's optimizer skips it) and eval mode
+    even when SB3 switches the policy to training, so its BatchNorm statistics stay the checkpoint's rather than
+    drifting towards the agent's glimpses; ``freeze=False`` fine-tunes it with the policy, BatchNorm included.
+
+    Saving and loading: the backbone's weights and BatchNorm statistics (as trained or as fine-tuned) are in the
+    policy's state_dict, so in the SB3 zip, but ``policy_kwargs`` record only the checkpoint's path, and
+    ``load`` rebuilds the backbone from that file before loading the saved weights over it. So the file must
+    still be readable where the model is loaded (else a ``CheckpointError`` naming it); a file since replaced by
+    another architecture fails SB3's strict load; one replaced by the same architecture with another input
+    ``mean``/``std`` loads with the new ones (they are the checkpoint's, not part of the state_dict).
+    """
+
+    def __init__(self, observation_space: spaces.Space, checkpoint: str, freeze: bool = True) -> None:
+        backbone = load_backbone(checkpoint, freeze=freeze)
+        super().__init__(observation_space, lambda shape: backbone)
+        for key in self.image_keys:
+            shape = _image_shape(observation_space[key])[0]
+            if shape != backbone.shape:
+                raise ConfigError(
+                    f"encoder_kwargs.checkpoint {checkpoint}: the backbone takes {_chw(backbone.shape)} (CxHxW) "
+                    f"images but observation {key!r} is {_chw(shape)}; train the backbone at the observation's size "
+                    f"or make the env's match it (env_kwargs.config.observation.size: {backbone.shape[1]})"
+                )
+
+
+def _chw(shape: Shape) -> str:
+    return "x".join(map(str, shape))
+
+
+ENCODERS: dict[str, type[DictExtractor]] = {
+    "cnn": CnnExtractor,
+    "dwsep": DwsepExtractor,
+    "vit": VitExtractor,
+    "pretrained": PretrainedExtractor,
+}
+# The encoders that need nothing but the observation space (randomly initialised).
+SCRATCH_ENCODERS = tuple(name for name in ENCODERS if name != "pretrained")
 
 
 def encoder_policy_kwargs(name: str, **kwargs: Any) -> dict[str, Any]:
-    """SB3 ``policy_kwargs`` selecting encoder ``name`` with its options, checked now rather than at build time."""
+    """SB3 ``policy_kwargs`` selecting encoder ``name`` with its options, checked now rather than at build time
+    (unknown and missing required options; the checkpoint file itself is read when the model is built)."""
     cls = lookup(ENCODERS, name, "encoder")
-    valid = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "observation_space")]
+    parameters = inspect.signature(cls.__init__).parameters
+    valid = [p for p in parameters if p not in ("self", "observation_space")]
     unknown = sorted(set(kwargs) - set(valid))
     if unknown:
         raise ConfigError(f"unknown option(s) {unknown} for encoder {name!r}; valid options: {valid}")
+    missing = [p for p in valid if parameters[p].default is inspect.Parameter.empty and p not in kwargs]
+    if missing:
+        raise ConfigError(f"encoder {name!r} needs option(s) {missing} (policy_kwargs.encoder_kwargs)")
     return {"features_extractor_class": cls, "features_extractor_kwargs": dict(kwargs)}

@@ -20,7 +20,7 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from facebox.agents.encoders import ENCODERS, encoder_policy_kwargs
+from facebox.agents.encoders import SCRATCH_ENCODERS, encoder_policy_kwargs
 from facebox.perception.backbones import SpatialSoftmax
 
 __all__ = ["LayerRow", "layer_table", "format_table", "main"]
@@ -104,11 +104,11 @@ def format_table(rows: list[LayerRow], title: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--encoder", choices=sorted(ENCODERS), help="one encoder (default: all)")
+    parser.add_argument("--encoder", choices=sorted(SCRATCH_ENCODERS), help="one encoder (default: all)")
     parser.add_argument("--size", type=int, nargs="+", default=[32], help="input side(s) in pixels")
     parser.add_argument("--channels", type=int, default=3)
     args = parser.parse_args(argv)
-    for encoder in [args.encoder] if args.encoder else ENCODERS:
+    for encoder in [args.encoder] if args.encoder else SCRATCH_ENCODERS:
         for size in args.size:
             title = f"{encoder} on {size}×{size}×{args.channels}"
             print(format_table(layer_table(encoder, size, args.channels), title), end="\n\n")

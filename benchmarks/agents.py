@@ -15,7 +15,7 @@ import argparse
 import time
 from pathlib import Path
 
-from facebox.agents.encoders import ENCODERS
+from facebox.agents.encoders import SCRATCH_ENCODERS
 from facebox.agents.models import ALGOS, make_eval_env, model_policy
 from facebox.agents.train import train
 from facebox.benchmarks.report import Table, progress
@@ -30,7 +30,7 @@ __all__ = ["main"]
 def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--algo", nargs="+", choices=sorted(ALGOS), default=sorted(ALGOS))
-    parser.add_argument("--encoder", nargs="+", choices=sorted(ENCODERS), default=sorted(ENCODERS))
+    parser.add_argument("--encoder", nargs="+", choices=sorted(SCRATCH_ENCODERS), default=sorted(SCRATCH_ENCODERS))
     parser.add_argument("--hyperparams", nargs="+", default=[], metavar="KEY=VALUE", help="overrides for every run")
     parser.add_argument("--episodes", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)

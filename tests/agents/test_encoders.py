@@ -13,7 +13,7 @@ from gymnasium import spaces  # noqa: E402
 from stable_baselines3 import DQN, PPO  # noqa: E402
 
 import facebox  # noqa: E402, F401  (registers the environments)
-from facebox.agents.encoders import ENCODERS, encoder_policy_kwargs  # noqa: E402
+from facebox.agents.encoders import ENCODERS, SCRATCH_ENCODERS, encoder_policy_kwargs  # noqa: E402
 from facebox.config import ConfigError  # noqa: E402
 from facebox.perception import backbones  # noqa: E402
 
@@ -44,7 +44,7 @@ def _image_features(extractor, key: str) -> int:
     return extractor.networks[name].features_dim
 
 
-@pytest.mark.parametrize("name", sorted(ENCODERS))
+@pytest.mark.parametrize("name", sorted(SCRATCH_ENCODERS))
 @pytest.mark.parametrize("size", [32, 64])
 def test_glimpse_env_output_is_features_dim(name, size):
     env = gym.make(ENV_ID, config={"observation": {"size": size}})
@@ -55,7 +55,7 @@ def test_glimpse_env_output_is_features_dim(name, size):
     assert extractor.features_dim == _image_features(extractor, "glimpse") + HISTORY
 
 
-@pytest.mark.parametrize("name", sorted(ENCODERS))
+@pytest.mark.parametrize("name", sorted(SCRATCH_ENCODERS))
 def test_image_mask_four_channels(name):
     env = gym.make(ENV_ID, config={"observation": {"type": "image_mask", "size": 32}})
     assert env.observation_space["image"].shape == (32, 32, 4)
@@ -64,7 +64,7 @@ def test_image_mask_four_channels(name):
     assert extractor({k: torch.as_tensor(v)[None] for k, v in obs.items()}).shape == (1, extractor.features_dim)
 
 
-@pytest.mark.parametrize("name", sorted(ENCODERS))
+@pytest.mark.parametrize("name", sorted(SCRATCH_ENCODERS))
 def test_tracking_dict_shares_one_network_between_glimpse_and_template(name):
     space = spaces.Dict({"glimpse": _image((32, 32, 3)), "template": _image((32, 32, 3)), "history": _history()})
     extractor = _build(name, space)
@@ -86,7 +86,7 @@ def test_images_of_different_shapes_get_their_own_networks():
     assert sorted(_build("cnn", space).networks) == ["glimpse", "image"]
 
 
-@pytest.mark.parametrize("name", sorted(ENCODERS))
+@pytest.mark.parametrize("name", sorted(SCRATCH_ENCODERS))
 def test_channel_last_and_channel_first_spaces_give_the_same_features(name):
     """SB3's VecTransposeImage hands the extractor CxHxW; a raw env gives HxWxC: same weights, same output."""
     hwc = spaces.Dict({"glimpse": _image((32, 32, 3)), "history": _history()})
@@ -98,7 +98,7 @@ def test_channel_last_and_channel_first_spaces_give_the_same_features(name):
     torch.testing.assert_close(a(batch), b(transposed))
 
 
-@pytest.mark.parametrize("name", sorted(ENCODERS))
+@pytest.mark.parametrize("name", sorted(SCRATCH_ENCODERS))
 def test_pixels_are_divided_by_255_exactly_once(name):
     """SB3 passes floats already divided by 255; a raw uint8 tensor is divided inside: the results agree."""
     space = spaces.Dict({"glimpse": _image((32, 32, 3)), "history": _history()})
@@ -110,7 +110,7 @@ def test_pixels_are_divided_by_255_exactly_once(name):
     assert not torch.allclose(extractor(batch), extractor(unscaled))
 
 
-@pytest.mark.parametrize("name", sorted(ENCODERS))
+@pytest.mark.parametrize("name", sorted(SCRATCH_ENCODERS))
 def test_gradient_reaches_every_parameter(name):
     space = spaces.Dict({"glimpse": _image((32, 32, 3)), "history": _history()})
     extractor = _build(name, space)
@@ -120,7 +120,7 @@ def test_gradient_reaches_every_parameter(name):
 
 
 def test_unknown_encoder_lists_the_valid_names():
-    with pytest.raises(ConfigError, match=r"encoder 'resnet'.*\['cnn', 'dwsep', 'vit'\]"):
+    with pytest.raises(ConfigError, match=r"encoder 'resnet'.*\['cnn', 'dwsep', 'pretrained', 'vit'\]"):
         encoder_policy_kwargs("resnet")
 
 
@@ -179,7 +179,7 @@ ALGO_SETTINGS = {
 
 
 @pytest.mark.parametrize("algo", sorted(ALGO_SETTINGS))
-@pytest.mark.parametrize("name", sorted(ENCODERS))
+@pytest.mark.parametrize("name", sorted(SCRATCH_ENCODERS))
 def test_the_algorithms_train_the_encoder(algo, name):
     algo_cls, settings, steps, extractor_of = ALGO_SETTINGS[algo]
     env = gym.make(ENV_ID, config={"observation": {"size": 32}})

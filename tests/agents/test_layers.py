@@ -8,7 +8,7 @@ from gymnasium import spaces
 
 pytest.importorskip("stable_baselines3")
 
-from facebox.agents.encoders import ENCODERS, encoder_policy_kwargs  # noqa: E402
+from facebox.agents.encoders import SCRATCH_ENCODERS, encoder_policy_kwargs  # noqa: E402
 from facebox.agents.layers import layer_table, main  # noqa: E402
 
 
@@ -85,7 +85,7 @@ def test_vit_table_on_32x32x3():
     assert sum(r.weights for r in rows) == 112_512
 
 
-@pytest.mark.parametrize("name", sorted(ENCODERS))
+@pytest.mark.parametrize("name", sorted(SCRATCH_ENCODERS))
 @pytest.mark.parametrize(("size", "channels"), [(32, 3), (64, 4)])
 def test_weight_total_is_the_parameter_count(name, size, channels):
     rows = layer_table(name, size, channels)
@@ -112,7 +112,7 @@ def test_options_change_the_table():
 def test_cli_prints_every_encoder_with_totals(capsys):
     main(["--size", "32"])
     out = capsys.readouterr().out
-    for name in ENCODERS:
+    for name in SCRATCH_ENCODERS:
         assert f"{name} on 32×32×3" in out
     assert "671,284" in out and "590,324" in out and "112,512" in out
     main(["--encoder", "dwsep", "--size", "32", "--channels", "4"])

@@ -30,7 +30,7 @@ def faces(tmp_path):
 
 def test_a_crop_without_context_or_jitter_is_the_face_box_resized(faces):
     crops = FaceCrops(faces, size=32, context=0, jitter=0, flip=False)
-    assert len(crops) == 3 and crops.identities == [7, 40] and crops.domain == REAL
+    assert len(crops) == 3 and crops.identities == [(0, 7), (0, 40)] and crops.domain == REAL
     first, tall = crops[0], crops[1]
     assert first["image"].shape == (3, 32, 32) and first["image"].dtype == torch.float32
     assert 0 <= first["image"].min() and first["image"].max() <= 1
@@ -89,5 +89,5 @@ def test_the_shared_identity_sets_give_contiguous_labels(shared_data):
     if not folder.is_dir():
         pytest.skip(f"{folder} is absent")
     crops = FaceCrops(f"folders:{folder}", size=32)
-    assert len(crops) == 300 and crops.identities == list(range(30))
+    assert len(crops) == 300 and crops.identities == [(0, i) for i in range(30)]
     assert sorted({int(crops[i]["label"]) for i in range(0, 300, 10)}) == list(range(30))
