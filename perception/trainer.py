@@ -276,7 +276,7 @@ def _loop(run: _Run, out: Path, writer: SummaryWriter, validate: Validate | None
 def _log(run: _Run, writer: SummaryWriter, loss: torch.Tensor, parts: Mapping, rate: float) -> None:
     writer.add_scalar("train/loss", loss.item(), run.step)
     for key, value in parts.items():
-        writer.add_scalar(f"train/{key}", float(value), run.step)
+        writer.add_scalar(f"train/{key}", value.item(), run.step)
     writer.add_scalar("train/lr", run.scheduler.get_last_lr()[0], run.step)
     writer.add_scalar("train/progress", run.objective.progress, run.step)
     for key in ("margin", "lam"):
