@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from facebox import __version__
+from facebox.config import ConfigError
 from facebox.perception.backbones import build_backbone
 from facebox.runs import atomic_write
 
@@ -113,7 +114,10 @@ def load_backbone(path: str | Path, freeze: bool = True) -> Normalized:
     ``freeze`` as there. Weights that do not fit the backbone the checkpoint names raise a ``CheckpointError``."""
     data = read_checkpoint(path)
     spec = data["backbone"]
-    backbone = build_backbone(spec["name"], data["input"]["shape"], spec["kwargs"])
+    try:
+        backbone = build_backbone(spec["name"], data["input"]["shape"], spec["kwargs"])
+    except ConfigError as error:  # written by another facebox version, or edited
+        raise CheckpointError(f"{path}: cannot build its backbone: {error}") from None
     try:
         backbone.load_state_dict(spec["state_dict"])
     except RuntimeError as error:

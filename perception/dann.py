@@ -86,7 +86,9 @@ class Windows(torch.utils.data.Dataset):
     first ``round(hold_out · n)`` of a permutation of its ``n`` images seeded by ``SPLIT_SEED`` (so the split is the
     same for every ``seed``, and a larger ``hold_out`` only adds images). Synthetic sources are endless and not
     split: a held-out synthetic set is another generator seed (``synthetic?seed=4``). Randomness is a pure function
-    of ``(seed, epoch, index)``; :meth:`set_epoch` draws new windows.
+    of ``(seed, epoch, index)``; :meth:`set_epoch` draws new windows. ``cache`` keeps every decoded (or drawn) image
+    after its first use: a window is a cheap crop, the decode or the synthesis of its image is not (~500 MB for the
+    shared face-mask and pet photos with 2,000 synthetic images).
     """
 
     def __init__(
@@ -98,6 +100,7 @@ class Windows(torch.utils.data.Dataset):
         seed: int = 0,
         part: str = "train",
         hold_out: float = 0.2,
+        cache: bool = True,
     ) -> None:
         options = {"size": size, "context": context, "negatives": negatives, "part": part, "hold_out": hold_out}
         check_values(options, _RULES, "Windows")
@@ -105,6 +108,7 @@ class Windows(torch.utils.data.Dataset):
         self.datasets = [open_dataset(spec) for spec in specs]
         self.domains = [SYNTHETIC if isinstance(d, SyntheticFaces) else REAL for d in self.datasets]
         self.size, self.context, self.seed, self.part, self.epoch = size, float(context), seed, part, 0
+        self.cache: dict[tuple[int, int], object] | None = {} if cache else None
         self.items: list[tuple[int, int, int]] = []  # (source, image, face or -1 for a negative)
         for s, dataset in enumerate(self.datasets):
             images = self._part_images(len(dataset), self.domains[s], hold_out)
@@ -151,10 +155,17 @@ class Windows(torch.utils.data.Dataset):
                 return window
         raise ValueError(f"no window with IoU < {NEGATIVE_IOU} against every face in {_TRIES} tries")
 
+    def _record(self, source: int, image: int):
+        if self.cache is None:
+            return self.datasets[source][image]
+        if (source, image) not in self.cache:
+            self.cache[source, image] = self.datasets[source][image]
+        return self.cache[source, image]
+
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, self.epoch, index])
         source, image, face = self.items[index]
-        record = self.datasets[source][image]
+        record = self._record(source, image)
         faces = torch.from_numpy(record.boxes)
         if face >= 0:
             window = self._positive(rng, faces[face])
@@ -216,9 +227,9 @@ class DANN(Objective):
 
     @classmethod
     def dataset(cls, specs: list[str], crops: Mapping[str, Any], seed: int) -> Windows:
-        """Training windows of ``specs`` at the crops' ``size`` and ``context``; FaceCrops' ``jitter``, ``flip``
-        and ``cache`` do not apply (windows jitter by ``JITTER`` so the offsets vary)."""
-        return Windows(specs, seed=seed, **{k: crops[k] for k in ("size", "context") if k in crops})
+        """Training windows of ``specs`` at the crops' ``size``, ``context`` and ``cache``; FaceCrops' ``jitter``
+        and ``flip`` do not apply (windows jitter by ``JITTER`` so the offsets vary)."""
+        return Windows(specs, seed=seed, **{k: crops[k] for k in ("size", "context", "cache") if k in crops})
 
     @property
     def lam(self) -> float:

@@ -176,8 +176,9 @@ class Contrastive(Objective):
                 for name, mask in (("positive", same), ("negative", ~same))
             }
         parts = {k: v for k, v in losses.items() if not v.isnan()}
-        gap = distances[~same].mean() - distances[same].mean()
-        return sum(parts.values()), {**parts, "distance_gap": gap.detach()}
+        if same.any() and (~same).any():  # the gap is a metric of batches with both kinds of pair
+            parts["distance_gap"] = (distances[~same].mean() - distances[same].mean()).detach()
+        return sum(v for k, v in parts.items() if k != "distance_gap"), parts
 
 
 class Triplet(Objective):

@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from facebox.config import ConfigError, lookup, parse_overrides
+from facebox.envs.data.sources import held_out
 from facebox.perception.dann import DANN, Windows, evaluate_dann
 from facebox.perception.objectives import OBJECTIVES, Objective
 from facebox.perception.trainer import Validate, train
@@ -57,9 +58,11 @@ def pairs_validation(pairs: Path, images: Path, boxes: Path | None) -> Validate:
 
 
 def dann_validation(data: list[str], crops: dict, seed: int) -> Validate:
-    """DANN's domain-classifier accuracy and task accuracy on windows of the held-out real images."""
-    held_out = Windows(data, seed=seed, size=crops["size"], context=crops["context"], part="held_out")
-    return lambda objective: evaluate_dann(objective, held_out)
+    """DANN's domain-classifier accuracy and task accuracy on windows of the held-out real images, beside synthetic
+    images of another generator seed (so neither side was trained on)."""
+    specs = [held_out(spec, 1000) if spec.startswith("synthetic") else spec for spec in data]
+    held_out_windows = Windows(specs, seed=seed, size=crops["size"], context=crops["context"], part="held_out")
+    return lambda objective: evaluate_dann(objective, held_out_windows)
 
 
 def main(argv: Sequence[str] | None = None) -> dict:

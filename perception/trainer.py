@@ -237,13 +237,13 @@ def _validate(run: _Run, writer: SummaryWriter, validate: Validate | None) -> No
 
 def _loop(run: _Run, out: Path, writer: SummaryWriter, validate: Validate | None, resume_command: str) -> None:
     cfg = run.cfg
-    if run.step == 0:
-        _validate(run, writer, validate)
     bar = tqdm(total=cfg["steps"], initial=run.step, unit="step", desc=f"pretrain {run.name}", dynamic_ncols=True)
     batches = _batches(run.dataset, run.sampler, run.epoch, run.position)
     run.objective.train()
     start, done = time.perf_counter(), 0
     with catch_signals(), bar:
+        if run.step == 0:
+            _validate(run, writer, validate)
         while run.step < cfg["steps"]:
             run.epoch, run.position, batch = next(batches)
             if run.step == 0:
