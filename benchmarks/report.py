@@ -17,7 +17,7 @@ import numpy as np
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-__all__ = ["progress", "Table", "write_table", "write_animation"]
+__all__ = ["progress", "Table", "write_table", "mean_std_table", "write_animation"]
 
 
 def progress(desc: str, unit: str = "episode") -> Callable[[Iterable], Iterable]:
@@ -66,6 +66,17 @@ def write_table(rows: list[dict[str, object]], out_dir: Path, name: str) -> str:
     markdown = "\n".join(lines) + "\n"
     (out_dir / f"{name}.md").write_text(markdown)
     return markdown
+
+
+def mean_std_table(rows: Sequence[dict], group: str, columns: dict[str, str]) -> str:
+    """Markdown with a line per value of ``group`` (in first-seen order): the number of rows (seeds) and each
+    column (key -> header) as mean ± std over them, the form every learning claim here is stated in."""
+    lines = [f"| {group} | seeds | " + " | ".join(columns.values()) + " |", "|---" * (len(columns) + 2) + "|"]
+    for name in dict.fromkeys(row[group] for row in rows):
+        mine = [row for row in rows if row[group] == name]
+        cells = [f"{np.mean([r[k] for r in mine]):.3f} ± {np.std([r[k] for r in mine]):.3f}" for k in columns]
+        lines.append(f"| {name} | {len(mine)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def write_animation(frames: list[np.ndarray], path: Path, fps: int = 4, size: int = 320) -> Path:

@@ -21,9 +21,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import torch
 
+from facebox.benchmarks.report import mean_std_table
 from facebox.perception.backbones import build_backbone
 from facebox.perception.checkpoints import Normalized, load_backbone, read_checkpoint
 from facebox.perception.pretrain import main as pretrain
@@ -90,10 +90,6 @@ def _untrained(reference: Path, seed: int) -> Normalized:
     return Normalized(backbone, data["input"], freeze=True)
 
 
-def _cell(values: Sequence[float]) -> str:
-    return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
-
-
 def main(argv: Sequence[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(prog="python -m facebox.benchmarks.verification", description=__doc__)
     parser.add_argument("--data-root", type=Path, required=True, help="the shared training data (…/data/train)")
@@ -132,19 +128,18 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
 
 
 def _write(out: Path, rows: list[dict], commands: list[str], curves: dict) -> None:
-    keys = ["celeba_accuracy", "celeba_auc", "celeba_tar", "orl_accuracy", "orl_auc", "orl_tar", "minutes"]
-    head = "| method | seeds | CelebA pair acc | CelebA AUC | CelebA TAR@1e-2 | ORL pair acc | ORL AUC | ORL TAR@1e-2 "
-    lines = [head + "| minutes |", "|" + "---|" * (len(keys) + 2)]
-    for method in dict.fromkeys(r["method"] for r in rows):
-        mine = [r for r in rows if r["method"] == method]
-        cells = [_cell([r[k] for r in mine]) for k in keys]
-        lines.append(f"| {method} | {len(mine)} | " + " | ".join(cells) + " |")
+    columns = {
+        f"{b}_{k}": f"{name} {m}"
+        for b, name in (("celeba", "CelebA"), ("orl", "ORL"))
+        for k, m in (("accuracy", "pair acc"), ("auc", "AUC"), ("tar", "TAR@1e-2"))
+    }
+    table = mean_std_table(rows, "method", {**columns, "minutes": "minutes"})
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.md").write_text("\n".join(lines) + "\n")
+    (out / "results.md").write_text(table + "\n")
     (out / "results.json").write_text(json.dumps(rows, indent=1) + "\n")
     (out / "commands.txt").write_text("\n".join(commands) + "\n")
     plot_roc(curves, out / "roc_celeba.png")
-    print("\n".join(lines))
+    print(table)
 
 
 if __name__ == "__main__":
