@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("facebox.benchmarks.demo:main", "train the default agent; compare it with the oracle and random"),
     "pretrain": ("facebox.perception.pretrain:main", "pretrain a perception backbone (hyperparams/perception.yml)"),
     "verify": ("facebox.perception.verify:main", "face verification on LFW-style pairs: accuracy, ROC AUC, TAR@FAR"),
+    "invert": ("facebox.perception.inversion:main", "reconstruct faces from ArcFace embeddings; acceptance rate, grid"),
 }
 
 

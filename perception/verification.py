@@ -40,6 +40,7 @@ __all__ = [
     "read_pairs",
     "read_boxes",
     "embed_faces",
+    "embed_crops",
     "embed_images",
     "pair_similarities",
     "VerificationResult",
@@ -125,6 +126,12 @@ def embed_faces(
     if len(boxes) != len(images):
         raise ValueError(f"{len(images)} images but {len(boxes)} boxes")
     crops = torch.stack([_crop(image, box, backbone.info) for image, box in zip(images, boxes, strict=True)])
+    return embed_crops(backbone, crops, flip)
+
+
+def embed_crops(backbone: Normalized, crops: torch.Tensor, flip: bool = True) -> torch.Tensor:
+    """Unit embeddings of crops already in the model's input form (NxCxHxW in [0, 1]), mirror-averaged with
+    ``flip``; the backbone runs in eval mode and its mode is restored after."""
     training = backbone.training
     backbone.eval()
     with torch.no_grad():

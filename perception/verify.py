@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from facebox.envs.data.formats.identities import load_identity_folders
-from facebox.perception.checkpoints import load_backbone
+from facebox.perception.checkpoints import Normalized, load_backbone
 from facebox.perception.verification import (
     FAR,
+    Pair,
     evaluate_pairs,
     pair_similarities,
     plot_roc,
@@ -32,7 +33,7 @@ from facebox.perception.verification import (
     read_pairs,
 )
 
-__all__ = ["make_pairs", "main"]
+__all__ = ["make_pairs", "open_pairs", "main"]
 
 
 def make_pairs(
@@ -76,6 +77,24 @@ def make_pairs(
     return out
 
 
+def open_pairs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[list[Pair], dict | None, Normalized]:
+    """The pairs, box table and backbone that ``--pairs``, ``--boxes`` and ``--checkpoint`` name, every image of
+    the pairs checked present in ``--images``; any problem is a ``parser.error`` naming the file (exit status 2)."""
+    if not args.images.is_dir():
+        parser.error(f"--images {args.images}: no such folder")
+    try:
+        pairs = read_pairs(args.pairs)
+        boxes = read_boxes(args.boxes) if args.boxes else None
+        backbone = load_backbone(args.checkpoint)
+    except (ValueError, FileNotFoundError) as error:  # CheckpointError is a ValueError
+        parser.error(str(error))
+    names = list(dict.fromkeys(name for pair in pairs for name in (pair.image_a, pair.image_b)))
+    missing = [name for name in names if not (args.images / name).is_file()]
+    if missing:
+        parser.error(f"{args.pairs}: {len(missing)} images not found in {args.images} ({', '.join(missing[:3])})")
+    return pairs, boxes, backbone
+
+
 def _identity_range(text: str) -> tuple[int, int]:
     match = re.fullmatch(r"(\d+)-(\d+)", text)
     if not match:
@@ -112,18 +131,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     for option in ("checkpoint", "pairs", "images"):
         if getattr(args, option) is None:
             parser.error(f"--{option} is required (or --make-pairs SPEC --out FILE)")
-    if not args.images.is_dir():
-        parser.error(f"--images {args.images}: no such folder")
-    try:
-        pairs = read_pairs(args.pairs)
-        boxes = read_boxes(args.boxes) if args.boxes else None
-        backbone = load_backbone(args.checkpoint)
-    except (ValueError, FileNotFoundError) as error:  # CheckpointError is a ValueError
-        parser.error(str(error))
-    names = list(dict.fromkeys(name for pair in pairs for name in (pair.image_a, pair.image_b)))
-    missing = [name for name in names if not (args.images / name).is_file()]
-    if missing:
-        parser.error(f"{args.pairs}: {len(missing)} images not found in {args.images} ({', '.join(missing[:3])})")
+    pairs, boxes, backbone = open_pairs(parser, args)
 
     similarities = pair_similarities(backbone, pairs, args.images, boxes, flip=not args.no_flip)
     result = evaluate_pairs(similarities, [pair.same for pair in pairs])

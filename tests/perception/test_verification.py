@@ -19,6 +19,7 @@ from facebox.perception import verification
 from facebox.perception.backbones import build_backbone
 from facebox.perception.checkpoints import load_backbone, save_checkpoint
 from facebox.perception.data import face_crop
+from facebox.perception.inversion import main as invert_main  # noqa: E402
 from facebox.perception.verification import (
     UnknownIdentity,
     Verifier,
@@ -300,7 +301,8 @@ def test_verify_command_end_to_end(tmp_path, checkpoint, capsys):
     assert f"ROC AUC          {measured['auc']:.4f}" in out
 
 
-def test_verify_command_names_bad_files(tmp_path, checkpoint, capsys):
+@pytest.mark.parametrize("command", [verify_main, invert_main], ids=["verify", "invert"])
+def test_verify_and_invert_commands_name_bad_files(command, tmp_path, checkpoint, capsys):
     root = identity_folders(tmp_path / "faces", people=2, per_person=2)
     pairs = tmp_path / "pairs.txt"
     pairs.write_text("0\ts1/1.pgm\ts1/2.pgm\n0\ts1/1.pgm\t1\ts2/9.pgm\n")
@@ -311,7 +313,7 @@ def test_verify_command_names_bad_files(tmp_path, checkpoint, capsys):
     ]
     for argv, message in cases:
         with pytest.raises(SystemExit) as exit_:
-            verify_main([*argv, "--images", str(root)])
+            command([*argv, "--images", str(root)])
         assert exit_.value.code == 2
         assert re.search(message, capsys.readouterr().err)
 
