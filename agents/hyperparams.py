@@ -49,10 +49,14 @@ def check_keys(hyperparams: Mapping, algo: str, where: str) -> None:
             raise ConfigError(f"{where}: unknown hyperparameter {key!r} for {algo}; valid keys: {valid}")
 
 
-def _swap_encoder(hyperparams: Mapping, encoder: str) -> dict[str, Any]:
-    """The entry with ``encoder``; its ``encoder_kwargs`` stay if the new encoder takes them (``cnn`` -> ``dwsep``:
-    the same network, separable) and are dropped otherwise (a CNN's widths mean nothing to a transformer)."""
+def _swap_encoder(hyperparams: Mapping, encoder: str, given: Mapping | None = None) -> dict[str, Any]:
+    """The entry with ``encoder``. Options ``given`` with it (``--hyperparams policy_kwargs.encoder_kwargs...``)
+    replace the entry's; otherwise the entry's ``encoder_kwargs`` stay if the new encoder takes them (``cnn`` ->
+    ``dwsep``: the same network, separable) and are dropped if not (a CNN's widths mean nothing to a transformer)."""
     policy_kwargs = dict(hyperparams.get("policy_kwargs") or {})
+    if given is not None:
+        encoder_policy_kwargs(encoder, **given)
+        return {**hyperparams, "policy_kwargs": {**policy_kwargs, "encoder": encoder, "encoder_kwargs": dict(given)}}
     options = policy_kwargs.get("encoder_kwargs") or {}
     try:
         encoder_policy_kwargs(encoder, **options)
@@ -95,7 +99,11 @@ def load_hyperparams(
         if required not in hyperparams:
             raise ConfigError(f"{path}[{key!r}]: missing required key {required!r}")
     if encoder is not None:
-        hyperparams = _swap_encoder(hyperparams, encoder)
+        given = ((overrides or {}).get("policy_kwargs") or {}).get("encoder_kwargs")
+        hyperparams = _swap_encoder(hyperparams, encoder, given)
+        if given is not None:  # already in place: merging them again would mix in the entry's
+            policy_kwargs = {k: v for k, v in overrides["policy_kwargs"].items() if k != "encoder_kwargs"}
+            overrides = {**overrides, "policy_kwargs": policy_kwargs}
     if overrides:
         check_keys(overrides, algo, "--hyperparams")
         hyperparams = deep_update(hyperparams, overrides)

@@ -210,3 +210,15 @@ def test_the_yaml_route_builds_a_frozen_pretrained_ppo(tmp_path, checkpoint):
     finally:
         venv.close()
     assert isinstance(extractor, PretrainedExtractor) and _backbone(extractor).frozen
+
+
+def test_the_command_line_route_swaps_in_pretrained_with_only_the_given_options(checkpoint):
+    """``--encoder pretrained --hyperparams policy_kwargs.encoder_kwargs.checkpoint=PATH``: the YAML's CNN options
+    must not be merged into the pretrained encoder's, and a missing checkpoint is named before anything is built."""
+    given = {"policy_kwargs": {"encoder_kwargs": {"checkpoint": str(checkpoint)}}}
+    hp = load_hyperparams("ppo", ENV_ID, overrides=given, encoder="pretrained")
+    assert hp["policy_kwargs"]["encoder"] == "pretrained"
+    assert hp["policy_kwargs"]["encoder_kwargs"] == {"checkpoint": str(checkpoint)}
+    assert hp["policy_kwargs"]["net_arch"] == load_hyperparams("ppo", ENV_ID)["policy_kwargs"]["net_arch"]
+    with pytest.raises(ConfigError, match=r"encoder 'pretrained' needs option\(s\) \['checkpoint'\]"):
+        load_hyperparams("ppo", ENV_ID, encoder="pretrained")
