@@ -33,6 +33,7 @@ from facebox.agents.demonstrations import (
     collect_demonstrations,
 )
 from facebox.interrupts import StopRequested
+from facebox.perception.checkpoints import Normalized
 
 __all__ = [
     "Demonstrations",  # the demonstrations' names are re-exported: earlier scripts import them from here
@@ -330,8 +331,12 @@ def behaviour_cloning(
 
 def freeze_encoders(policy) -> None:
     """Stop training ``policy``'s feature extractors: their parameters get no gradients, which the optimizers
-    (RL's and the imitation anchor's) skip, and no backward pass runs through them.
+    (RL's and the imitation anchor's) skip, and no backward pass runs through them. A pretrained backbone is also
+    marked frozen, which keeps it in eval mode, so its BatchNorm statistics stop drifting too.
     """
     for module in policy.modules():
         if isinstance(module, BaseFeaturesExtractor):
             module.requires_grad_(False)
+        if isinstance(module, Normalized):
+            module.frozen = True
+            module.eval()

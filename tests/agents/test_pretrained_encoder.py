@@ -150,6 +150,19 @@ def test_a_frozen_backbone_stays_in_eval_mode_when_sb3_trains_the_policy(checkpo
     assert all(p.requires_grad for p in model.policy.action_net.parameters())
 
 
+def test_freezing_after_the_warm_start_also_stops_a_fine_tuned_backbones_batchnorm(checkpoint):
+    from facebox.agents.imitation import freeze_encoders
+
+    model = _model("ppo", checkpoint, freeze=False)
+    model.policy.set_training_mode(True)
+    backbone = _backbone(model.policy.features_extractor)
+    assert backbone.training  # fine-tuned: BatchNorm trains with the policy
+    freeze_encoders(model.policy)  # what the warm start's freeze: true does
+    model.policy.set_training_mode(True)
+    assert backbone.frozen and not any(m.training for m in backbone.modules())
+    assert not any(p.requires_grad for p in backbone.parameters())
+
+
 @pytest.mark.parametrize("algo", sorted(ALGOS))
 @pytest.mark.parametrize("freeze", [True, False], ids=["frozen", "fine-tuned"])
 def test_learning_leaves_a_frozen_backbone_bit_identical_and_fine_tunes_an_unfrozen_one(checkpoint, algo, freeze):
