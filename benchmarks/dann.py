@@ -20,8 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from facebox.benchmarks.report import mean_std_table
-from facebox.perception.checkpoints import read_checkpoint
-from facebox.perception.pretrain import main as pretrain
+from facebox.perception.pretrain import pretrain_once
 
 __all__ = ["main"]
 
@@ -49,12 +48,8 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
             for override in (*overrides, *args.set):
                 trial += ["--set", override]
             commands.append(shlex.join([sys.executable, "-m", "facebox.benchmarks.cli", "pretrain", *trial]))
-            if out.is_file() and "domain_accuracy" in read_checkpoint(out)["metrics"]:
-                print(f"done already: {out}")
-            else:
-                print(f"\n$ {commands[-1]}", flush=True)
-                pretrain(trial + ["--resume"] if out.is_file() else trial)
-            saved = read_checkpoint(out)
+            print(f"\n$ {commands[-1]}", flush=True)
+            saved = pretrain_once(trial, out)
             rows.append({"method": name, "seed": seed, "minutes": saved["trainer"]["seconds"] / 60, **saved["metrics"]})
             print(json.dumps(rows[-1]), flush=True)
     columns = {"domain_accuracy": "domain accuracy", "face_accuracy": "real face accuracy", "box_iou": "real box IoU"}

@@ -23,7 +23,7 @@ from torch.nn import functional as F
 from facebox.envs.data.formats.identities import pair_identities
 from facebox.perception.checkpoints import load_backbone
 from facebox.perception.data import FaceCrops
-from facebox.perception.pretrain import main as pretrain
+from facebox.perception.pretrain import pretrain_once
 
 __all__ = ["main"]
 
@@ -56,9 +56,8 @@ def main(argv: Sequence[str] | None = None) -> Path:
     for axes, method in zip(figure.subplots(1, 2), ("softmax", "arcface"), strict=True):
         checkpoint = args.out / "checkpoints" / f"{method}_2d__s{args.seed}.pt"
         sets = ["backbone_kwargs.features=2", f"steps={args.steps}", "batch_size=32", "projector=0", *TWO_D[method]]
-        if not checkpoint.is_file():  # reruns redraw the figure from the trained checkpoints
-            argv = ["--method", method, "--data", spec, "--out", str(checkpoint), "--seed", str(args.seed)]
-            pretrain(argv + ["--logdir", str(args.out / "runs")] + [x for s in sets for x in ("--set", s)])
+        argv = ["--method", method, "--data", spec, "--out", str(checkpoint), "--seed", str(args.seed)]
+        pretrain_once(argv + ["--logdir", str(args.out / "runs")] + [x for s in sets for x in ("--set", s)], checkpoint)
         backbone = load_backbone(checkpoint)
         crops = FaceCrops(spec, size=backbone.shape[-1], context=backbone.info["context"], jitter=0, flip=False)
         items = [crops[i] for i in range(len(crops))]

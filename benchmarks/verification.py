@@ -26,8 +26,7 @@ import torch
 from facebox.benchmarks.report import mean_std_table
 from facebox.perception.backbones import build_backbone
 from facebox.perception.checkpoints import Normalized, load_backbone, read_checkpoint
-from facebox.perception.pretrain import main as pretrain
-from facebox.perception.pretrain import method_config
+from facebox.perception.pretrain import pretrain_once
 from facebox.perception.verification import evaluate_pairs, pair_similarities, plot_roc, read_boxes, read_pairs
 from facebox.perception.verify import make_pairs
 
@@ -70,15 +69,8 @@ def _trial(name: str, seed: int, args: argparse.Namespace, celeba: Path) -> tupl
     for override in (*overrides, *args.set):
         argv += ["--set", override]
     command = shlex.join([sys.executable, "-m", "facebox.benchmarks.cli", "pretrain", *argv])
-    steps = method_config(method).get("steps")
-    for override in args.set:
-        if override.startswith("steps="):
-            steps = int(override.partition("=")[2])
-    if out.is_file() and read_checkpoint(out)["step"] == steps:
-        print(f"done already: {out}")
-    else:
-        print(f"\n$ {command}", flush=True)
-        pretrain([*argv, "--resume"] if out.is_file() else argv)
+    print(f"\n$ {command}", flush=True)
+    pretrain_once(argv, out)
     return out, command
 
 
@@ -117,10 +109,11 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
                     curves[name] = (measured["roc"].fpr, measured["roc"].tpr, measured["roc"].auc)
             rows.append(row)
             print(json.dumps(row), flush=True)
+    reference = _trial(args.variants[0], args.seeds[0], args, celeba)[0]  # finished: only read back
     for seed in args.seeds:
         row = {"method": "untrained", "seed": seed, "minutes": 0.0}
         for bench in benchmarks:
-            measured = bench.measure(_untrained(path, seed))
+            measured = bench.measure(_untrained(reference, seed))
             row |= {f"{bench.name}_{k}": v for k, v in measured.items() if k != "roc"}
         rows.append(row)
     _write(args.out, rows, commands, curves)

@@ -235,6 +235,9 @@ class DANN(Objective):
     def lam(self) -> float:
         return self.options["lambda_max"] * dann_lambda(self.progress)
 
+    def schedule(self) -> dict[str, float]:
+        return {"lam": self.lam}
+
     def forward(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, Parts]:
         features = self.backbone(batch["image"])
         out = self.task_head(features)

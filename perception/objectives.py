@@ -13,6 +13,7 @@ every batch, or a batch has no positive pairs).
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,9 +39,9 @@ __all__ = ["Objective", "OBJECTIVES", "Softmax", "NormFace", "ArcFace", "Contras
 Parts = dict[str, torch.Tensor]
 
 
-class Objective(nn.Module):
+class Objective(nn.Module, abc.ABC):
     """A backbone and its loss. ``defaults``/``rules`` are the method's options (checked like every config);
-    ``sampler`` says which batches it needs; :meth:`dataset` which items."""
+    ``sampler`` says which batches it needs; :meth:`dataset` which items; :meth:`schedule` what it schedules."""
 
     defaults: dict[str, Any] = {}
     rules: dict = {}
@@ -61,8 +62,13 @@ class Objective(nn.Module):
     def set_progress(self, progress: float) -> None:
         self.progress = float(progress)
 
+    def schedule(self) -> dict[str, float]:
+        """The values this objective schedules over training, at the current progress (logged by the trainer)."""
+        return {}
+
+    @abc.abstractmethod
     def forward(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, Parts]:
-        raise NotImplementedError
+        """The loss of ``batch`` and its named parts (loss terms and metrics) for the log."""
 
 
 class Softmax(Objective):
@@ -125,6 +131,9 @@ class ArcFace(NormFace):
         warmup = self.options["margin_warmup"]
         ramp = min(1.0, self.progress / warmup) if warmup > 0 else 1.0
         return self.options["margin"] * ramp
+
+    def schedule(self) -> dict[str, float]:
+        return {"margin": self.margin}
 
     def logits(self, features: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         cosines = cosine_logits(features, self.centres)

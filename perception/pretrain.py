@@ -22,15 +22,16 @@ from pathlib import Path
 
 import yaml
 
-from facebox.config import ConfigError, lookup, parse_overrides
+from facebox.config import ConfigError, lookup, merge_config, parse_overrides
 from facebox.envs.data.sources import held_out
+from facebox.perception.checkpoints import read_checkpoint
 from facebox.perception.dann import DANN, Windows, evaluate_dann
 from facebox.perception.objectives import OBJECTIVES, Objective
-from facebox.perception.trainer import Validate, train
+from facebox.perception.trainer import DEFAULTS, Validate, train
 from facebox.perception.verification import evaluate_pairs, pair_similarities, read_boxes, read_pairs
 from facebox.runs import shell_command
 
-__all__ = ["METHODS", "HYPERPARAMS", "method_config", "main"]
+__all__ = ["METHODS", "HYPERPARAMS", "method_config", "main", "pretrain_once"]
 
 METHODS: dict[str, type[Objective]] = {**OBJECTIVES, "dann": DANN}
 HYPERPARAMS = Path(__file__).resolve().parent.parent / "hyperparams" / "perception.yml"
@@ -83,19 +84,31 @@ def main(argv: Sequence[str] | None = None) -> dict:
     if args.seed is not None:
         config["seed"] = args.seed
     if args.method == "dann":
-        crops = {"size": 32, "context": 0.2} | config.get("crops", {})
-        validate = dann_validation(args.data, crops, config.get("seed", 0))
+        crops = merge_config(DEFAULTS["crops"], config.get("crops"), "pretrain['crops']")
+        validate = dann_validation(args.data, crops, config.get("seed", DEFAULTS["seed"]))
     elif args.pairs:
         if args.images is None:
             parser.error("--pairs needs --images DIR")
         validate = pairs_validation(args.pairs, args.images, args.boxes)
     else:
         validate = None
-    argv_resume = shell_command() if "--resume" in shell_command() else shell_command() + " --resume"
-    saved = train(
-        METHODS[args.method], args.method, args.data, args.out, config, args.resume, args.logdir, validate, argv_resume
-    )
+    command = shell_command()
+    resume = command if args.resume else f"{command} --resume"
+    method = METHODS[args.method]
+    saved = train(method, args.method, args.data, args.out, config, args.resume, args.logdir, validate, resume)
     metrics = " ".join(f"{k}={v:.4f}" for k, v in saved["metrics"].items())
     minutes = saved["trainer"]["seconds"] / 60
     print(f"{args.out}: {args.method}, {saved['step']} steps in {minutes:.1f} min; {metrics or 'no validation'}")
     return saved
+
+
+def pretrain_once(argv: list[str], out: Path) -> dict:
+    """``facebox pretrain ARGV`` writing ``out``, for benchmarks that rerun: a finished checkpoint (at its last
+    step) is read back, an unfinished one resumed, a missing one trained."""
+    if out.is_file():
+        saved = read_checkpoint(out)
+        if saved["step"] >= saved["config"]["steps"]:
+            print(f"done already: {out}")
+            return saved
+        return main([*argv, "--resume"])
+    return main(argv)

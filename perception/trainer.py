@@ -279,9 +279,8 @@ def _log(run: _Run, writer: SummaryWriter, loss: torch.Tensor, parts: Mapping, r
         writer.add_scalar(f"train/{key}", value.item(), run.step)
     writer.add_scalar("train/lr", run.scheduler.get_last_lr()[0], run.step)
     writer.add_scalar("train/progress", run.objective.progress, run.step)
-    for key in ("margin", "lam"):
-        if hasattr(run.objective, key):
-            writer.add_scalar(f"schedule/{key}", float(getattr(run.objective, key)), run.step)
+    for key, value in run.objective.schedule().items():
+        writer.add_scalar(f"schedule/{key}", value, run.step)
     writer.add_scalar("time/steps_per_second", rate, run.step)
 
 

@@ -15,7 +15,7 @@ from facebox.perception import trainer  # noqa: E402
 from facebox.perception.checkpoints import load_backbone, read_checkpoint  # noqa: E402
 from facebox.perception.objectives import ArcFace, Softmax, Triplet  # noqa: E402
 from facebox.perception.pretrain import main as pretrain  # noqa: E402
-from facebox.perception.pretrain import pairs_validation  # noqa: E402
+from facebox.perception.pretrain import pairs_validation, pretrain_once  # noqa: E402
 from facebox.perception.verify import make_pairs  # noqa: E402
 
 TINY = {
@@ -73,6 +73,11 @@ def test_a_short_run_beats_the_untrained_backbone_on_unseen_identities(people, t
     config = {**TINY, "steps": 80, "lr": 0.01}
     saved = trainer.train(ArcFace, "arcface", [train], tmp_path / "a.pt", config, logdir=tmp_path, validate=recording)
     assert saved["step"] == 80 and saved["metrics"]["auc"] > start["auc"] + 0.05, (start, saved["metrics"])
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = next((tmp_path / "perception" / "arcface" / "a").glob("events.out.tfevents.*"))
+    margins = [e.value for e in EventAccumulator(str(events)).Reload().Scalars("schedule/margin")]
+    assert margins[0] < margins[-1] == pytest.approx(0.5)  # the margin warm-up, as the objective schedules it
 
 
 def test_the_checkpoint_rebuilds_the_backbone_and_says_what_it_was_trained_on(people, tmp_path):
@@ -136,5 +141,9 @@ def test_the_pretrain_command_reads_the_method_defaults_and_overrides(people, tm
     assert saved["config"]["backbone_kwargs"] == {"channels": [16, 32, 64, 128], "features": 128}  # the YAML's
     assert set(saved["metrics"]) == {"accuracy", "auc", "tar_at_far"}
     assert "p.pt: arcface, 6 steps" in capsys.readouterr().out
+    again = pretrain_once(argv, tmp_path / "p.pt")  # a finished run is read back, not trained again
+    assert "done already" in capsys.readouterr().out and again["step"] == 6
+    weights, saved_weights = again["backbone"]["state_dict"], saved["backbone"]["state_dict"]
+    assert all(torch.equal(weights[k], saved_weights[k]) for k in saved_weights)
     with pytest.raises(ConfigError, match="unknown key"):
         pretrain(argv + ["--set", "objective.nope=1"])
