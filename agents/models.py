@@ -110,6 +110,7 @@ def make_eval_env(
     """
     env_kwargs = copy.deepcopy(config["hyperparams"].get("env_kwargs") or {})
     env_config = env_kwargs.setdefault("config", {})
+    env_config.pop("augment", None)  # evaluation sees the images as they are
     env_config["dataset"] = data or config["eval"]["data"] or held_out(env_config.get("dataset", "synthetic"), 1)
     if target is not None:
         env_config["target"] = target

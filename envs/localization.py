@@ -8,8 +8,10 @@ from typing import Any
 import numpy as np
 
 from facebox.config import instance_of, number, one_of
+from facebox.envs.augment import Augmentation
 from facebox.envs.core import BoxEnv
 from facebox.envs.data import FaceDataset, FaceImage, open_dataset
+from facebox.envs.data.cache import with_cache
 
 __all__ = ["FaceLocalizationEnv", "TARGET_POLICIES", "START_POLICIES"]
 
@@ -45,7 +47,8 @@ class FaceLocalizationEnv(BoxEnv):
     faces, ``target="any"`` scores against the best-matching face.
 
     ## Starting State
-    An image is drawn from the dataset with the env's ``np_random``; the target face is the largest one
+    An image is drawn from the dataset with the env's ``np_random`` (a mixture first draws the source by its weight)
+    and augmented when ``augment`` says so; the target face is the largest one
     (``target="largest"``), a random one (``"random"``) or every face (``"any"``). The box starts as the whole
     image (``start="image"``) or a random box of 25–100 % of each side, never below ``min_size`` (``"random"``).
     ``reset(options={"index": i})`` picks image ``i`` instead of sampling (deterministic evaluation sweeps).
@@ -57,7 +60,11 @@ class FaceLocalizationEnv(BoxEnv):
     ## Arguments
     ``gym.make("facebox/FaceLocalization-v0", config={...}, render_mode="rgb_array")``. ``config`` keys (all
     optional; unknown keys and values of the wrong type or out of range raise a ``ConfigError`` naming the key):
-    ``dataset`` (spec string or a ``FaceDataset``, default ``"synthetic"``), ``target``, ``start``, ``eta`` (≥ 0),
+    ``dataset`` (spec string, a ``{spec: weight}`` mapping that mixes sources by weight, or a ``FaceDataset``;
+    default ``"synthetic"``), ``augment`` (:class:`facebox.envs.augment.Augmentation`'s options: ``flip``, ``zoom``,
+    ``brightness``, ``contrast``, ``saturation``, ``grey``, ``blur``; all off by default), ``target``, ``start``,
+    ``image_cache`` (MB of decoded photos shared by every process on the machine, :mod:`facebox.envs.data.cache`; 0
+    decodes at every use), ``eta`` (≥ 0),
     ``tau`` (in (0, 1]), ``min_size`` (≥ 1 px), ``observation`` (``type`` ``glimpse`` | ``image_mask``, ``size``
     (integer ≥ 1), ``context`` (≥ 0), ``history`` (integer ≥ 1), ``scene`` (integer ≥ 0)), ``action`` (``type``
     ``discrete`` | ``continuous``, ``alpha`` (in (0, 1]), ``min_step`` (≥ 0 px), ``trigger_threshold`` (in [-1,
@@ -76,6 +83,8 @@ class FaceLocalizationEnv(BoxEnv):
     * v0, issue 17: config values are checked at construction; ``step(True)`` and other non-integer actions raise;
       ``step`` after the trigger raises ``ResetNeeded``; random starts respect ``min_size``; the reset info's
       ``rewards`` has the step's components (0).
+    * v0, issue 19: ``dataset`` may mix sources by weight; ``augment`` flips, zooms and recolours each episode's image
+      with its boxes (off by default: the default env's episodes are unchanged).
     """
 
     @classmethod
@@ -87,11 +96,15 @@ class FaceLocalizationEnv(BoxEnv):
             "start": "image",
             "eta": 3.0,
             "tau": 0.6,
+            "augment": dict(Augmentation.defaults),
+            "image_cache": 0,
         }
 
     config_rules = {
         **BoxEnv.config_rules,
-        "dataset": instance_of(str, FaceDataset),
+        "dataset": instance_of(str, FaceDataset, Mapping),
+        "augment": instance_of(Mapping),  # checked by Augmentation
+        "image_cache": number(ge=0),  # MB
         "target": one_of(*TARGET_POLICIES),
         "start": one_of(*START_POLICIES),
         "eta": number(ge=0),
@@ -103,7 +116,11 @@ class FaceLocalizationEnv(BoxEnv):
         self, config: Mapping | None = None, render_mode: str | None = None, base_config: Mapping | None = None
     ) -> None:
         super().__init__(config, render_mode, base_config)
+        self.augmentation = Augmentation(self.config["augment"], where="config['augment']")
+        self.config["augment"] = self.augmentation.config
         self.dataset: FaceDataset = self._open_dataset(open_dataset, "images")
+        if self.config["image_cache"]:
+            self.dataset = with_cache(self.dataset, self.config["image_cache"])
         self.record: FaceImage | None = None
 
     def _start_episode(self, options: dict) -> None:
@@ -114,8 +131,10 @@ class FaceLocalizationEnv(BoxEnv):
         if len(record.boxes) == 0:
             raise ValueError(f"{record.source}: image has no face boxes; the localization task needs one")
         self.record = record
-        self._set_image(record.image)
-        boxes = record.boxes.astype(np.float64)
+        image, boxes = record.image, record.boxes.astype(np.float64)
+        if self.augmentation.active:
+            image, boxes = self.augmentation(image, boxes, self.np_random)
+        self._set_image(image)
         if self.config["target"] == "largest":
             areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
             boxes = boxes[[int(np.argmax(areas))]]

@@ -9,12 +9,13 @@ naming the spec, the key, what was expected and what was given, before any file 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Literal, get_args, get_origin
 from urllib.parse import parse_qsl, urlencode
 
 from facebox.config import ConfigError
 from facebox.envs.data import formats, synthetic, synthetic_video, video
+from facebox.envs.data.mixture import MixedDataset
 from facebox.envs.data.record import FaceDataset
 from facebox.envs.data.video import VideoDataset
 
@@ -92,8 +93,11 @@ def _coerce(loader: Callable, options: dict[str, str], spec: str) -> dict:
     return out
 
 
-def open_dataset(spec: str | FaceDataset) -> FaceDataset:
-    """Return a dataset for a spec string (``wider:PATH``, ``synthetic?seed=1``, ...), or the dataset itself."""
+def open_dataset(spec: str | FaceDataset | Mapping[str, float]) -> FaceDataset:
+    """Return a dataset for a spec string (``wider:PATH``, ``synthetic?seed=1``, ...), a :class:`MixedDataset` for a
+    ``{spec: weight}`` mapping (``{"synthetic": 1, "csv:PATH?images=images": 1}``), or the dataset itself."""
+    if isinstance(spec, Mapping):
+        return MixedDataset.from_weights(spec, lambda one: _open(one, STILL_FORMATS, FaceDataset))
     return _open(spec, STILL_FORMATS, FaceDataset)
 
 
@@ -118,7 +122,7 @@ def held_out(spec: str, offset: int) -> str:
 
     Other formats have no such twin (use their validation split), so they raise.
     """
-    loader, _, options = parse_spec(spec, STILL_FORMATS)
+    loader, _, options = parse_spec(spec, STILL_FORMATS) if isinstance(spec, str) else (None, None, {})
     if loader is not synthetic.SyntheticFaces:
         raise ConfigError(
             f"training data {spec!r} is not synthetic: name the held-out evaluation data explicitly (--eval-data)"

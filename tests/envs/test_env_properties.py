@@ -128,8 +128,25 @@ COMMON = {
     ("action", "min_step"): reals(0, cap=5),
     ("observation", "scene"): integers(0, 32),
 }
+
+
+def zooms() -> Values:
+    """Valid: ``[lo, hi]`` with ``0 < lo <= hi``; invalid: reversed, non-positive, the wrong length or no list."""
+    valid = st.tuples(st.floats(0.2, 3), st.floats(0.2, 3)).map(lambda p: sorted(p))
+    invalid = st.one_of(
+        st.tuples(st.floats(0.2, 1), st.floats(1.5, 3)).map(lambda p: [p[1], p[0]]),
+        st.just([0, 1]),
+        st.just([1.0]),
+        NOT_A_NAME.filter(lambda v: not isinstance(v, list) or len(v) != 2),
+    )
+    return valid, invalid
+
+
 LOCALIZATION = {
     **COMMON,
+    **{("augment", key): reals(0, 1) for key in ("flip", "brightness", "contrast", "saturation", "grey", "blur")},
+    ("augment", "zoom"): zooms(),
+    ("image_cache",): reals(0, cap=64),
     ("dataset",): (st.just(IMAGES), *NOT_A_DATASET),
     ("target",): names("largest", "random", "any"),
     ("start",): names("image", "random"),

@@ -228,7 +228,7 @@ NAN = float("nan")
         ({"eta": -3.0}, "config['eta']", "a number >= 0, got -3.0"),
         ({"eta": float("inf")}, "config['eta']", "a number >= 0, got inf"),
         ({"min_size": NAN}, "config['min_size']", "a number >= 1, got nan"),
-        ({"dataset": 5}, "config['dataset']", "a str or FaceDataset, got 5"),
+        ({"dataset": 5}, "config['dataset']", "a str or FaceDataset or Mapping, got 5"),
         ({"action": {"alpha": "0.2"}}, "config['action']['alpha']", "a number in (0, 1], got '0.2'"),
         ({"action": {"alpha": 0}}, "config['action']['alpha']", "a number in (0, 1], got 0"),
         ({"action": {"alpha": -0.2}}, "config['action']['alpha']", "a number in (0, 1], got -0.2"),
