@@ -6,12 +6,14 @@ python -m facebox.benchmarks.cli demo [--seed 0] [--bc-steps 400000] [--episodes
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from facebox.agents.models import ALGOS, make_eval_env, model_policy
 from facebox.agents.train import DEFAULT_ALGO, train
+from facebox.benchmarks import localize
 from facebox.benchmarks.cli import command_line
 from facebox.benchmarks.report import Table, progress, write_animation
 from facebox.envs.data.sources import held_out
@@ -62,6 +64,11 @@ def demo(
     print(table.write())
     print(f"TensorBoard: tensorboard --logdir {run_dir}")
     print(f"animation:   {animation}")
+    shared = Path(os.environ.get("FACEBOX_SHARED_DATA", "../shared/data"))
+    if shared.is_dir():  # the same agent on real photos, beside Haar: what synthetic training alone gives
+        policies = [f"model:{run_dir / 'final_model.zip'}", "oracle", "random", "haar"]
+        argv = ["--real-sets", str(shared), "--gif-episodes", "0", "--out", str(run_dir / "eval" / "real")]
+        localize.main(argv + [flag for p in policies for flag in ("--policy", p)])
     return table.rows
 
 

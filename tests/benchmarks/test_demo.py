@@ -23,6 +23,7 @@ def test_demo_trains_the_seed_and_warm_start_it_is_given_and_compares_on_held_ou
         return tiny_train(Path(runs_dir), algo, seed=seed, bc_steps=bc_steps)
 
     monkeypatch.setattr(demo, "train", fake_train)
+    monkeypatch.setenv("FACEBOX_SHARED_DATA", str(tmp_path / "no shared data"))
     argv = ["--runs-dir", str(tmp_path), "--episodes", "3", "--seed", "3", "--bc-steps", "0"]
     rows = demo.main(argv)
     assert calls == [("ppo", 3, 0)]
@@ -30,6 +31,22 @@ def test_demo_trains_the_seed_and_warm_start_it_is_given_and_compares_on_held_ou
     assert rows[1]["success@0.5"] == 1.0  # the oracle on the held-out images
     (run_dir,) = tmp_path.iterdir()
     assert "__s3__" in run_dir.name and (run_dir / "eval" / "episodes.gif").is_file()
+
+
+def test_with_the_shared_data_the_demo_also_prints_the_real_set_table_of_its_agent(tmp_path, monkeypatch):
+    from facebox.benchmarks import demo
+
+    monkeypatch.setattr(demo, "train", lambda **kw: tiny_train(Path(kw["runs_dir"]), "ppo", seed=0, bc_steps=0))
+    (tmp_path / "shared").mkdir()
+    monkeypatch.setenv("FACEBOX_SHARED_DATA", str(tmp_path / "shared"))
+    calls = []
+    monkeypatch.setattr(demo.localize, "main", calls.append)
+    demo.main(["--runs-dir", str(tmp_path / "runs"), "--episodes", "2", "--bc-steps", "0"])
+    (argv,) = calls
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert argv[argv.index("--real-sets") + 1] == str(tmp_path / "shared")
+    policies = [argv[i + 1] for i, flag in enumerate(argv) if flag == "--policy"]
+    assert policies == [f"model:{run_dir / 'final_model.zip'}", "oracle", "random", "haar"]
 
 
 class Stop(Exception):
