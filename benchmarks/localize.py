@@ -12,6 +12,7 @@ trained on, :func:`facebox.runs.load_run_config`) over the same images.
         --policy model:runs/RUN/final_model.zip --policy oracle --policy random --policy haar --target any
     python -m facebox.benchmarks.localize --real-sets --policy model:runs/RUN/final_model.zip --policy oracle \
         --policy random --policy haar      # every shared real set, one table; haar is the cat cascade on cats
+    python -m facebox.benchmarks.localize --real-sets --policy supervised:CKPT   # the supervised detection head
 
 Metrics (``success@0.5``/``@0.7`` count only triggered episodes) are :mod:`facebox.envs.rollout`'s.
 """
@@ -102,9 +103,22 @@ def localization_env(data: str, target: str, render: bool = False) -> gym.Env:
 
 
 def _policy_name(value: str) -> str:
-    if value in POLICIES or value in DETECTORS or value.startswith("model:"):
+    if value in POLICIES or value in DETECTORS or value.startswith(("model:", "supervised:")):
         return value
-    raise argparse.ArgumentTypeError(f"expected one of {[*POLICIES, *DETECTORS]} or model:PATH, got {value!r}")
+    raise argparse.ArgumentTypeError(
+        f"expected one of {[*POLICIES, *DETECTORS]}, model:PATH or supervised:CHECKPOINT, got {value!r}"
+    )
+
+
+def detector(name: str, cascade: str) -> tuple[str, Callable[[FaceImage], np.ndarray | None]]:
+    """The row name and the detector of a detector policy: a Haar cascade (``haar`` is ``cascade`` on this set) or
+    the supervised detection head ``supervised:CHECKPOINT`` (torch is imported only then)."""
+    if name.startswith("supervised:"):
+        from facebox.benchmarks.supervised import supervised_detector
+
+        return "supervised", supervised_detector(name.removeprefix("supervised:"))
+    name = cascade if name == "haar" else name
+    return name, haar_detector(DETECTORS[name])
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, object]]:
@@ -123,7 +137,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
         "--policy",
         action="append",
         type=_policy_name,
-        help=f"repeatable: {', '.join([*POLICIES, *DETECTORS])}, model:PATH",
+        help=f"repeatable: {', '.join([*POLICIES, *DETECTORS])}, model:PATH, supervised:CHECKPOINT",
     )
     parser.add_argument("--episodes", type=int, default=200)
     parser.add_argument("--target", default="any", choices=["largest", "random", "any"])
@@ -141,10 +155,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     for i, (data, spec, cascade) in enumerate(sets):
         for k, name in enumerate(args.policy or ["oracle", "random"]):
             record = args.gif_episodes if i == k == 0 else 0
-            if name in DETECTORS:
-                name = cascade if name == "haar" else name
+            if name in DETECTORS or name.startswith("supervised:"):
+                name, detect = detector(name, cascade)
                 env = localization_env(spec, args.target)
-                detect = haar_detector(DETECTORS[name])
                 episodes, speed = run_detector(env, detect, args.episodes, args.seed, progress(f"{name} on {data}"))
             else:
                 env, policy = make_policy(name, spec, args.target, args.seed, render=record > 0)

@@ -40,7 +40,17 @@ from facebox.perception.data import REAL, SYNTHETIC, face_crop
 from facebox.perception.objectives import Objective, Parts
 from facebox.perception.reversal import dann_lambda, reverse_gradient
 
-__all__ = ["Windows", "DANN", "evaluate_dann", "encode_offsets", "decode_offsets", "JITTER", "NEGATIVE_IOU"]
+__all__ = [
+    "Windows",
+    "DANN",
+    "evaluate_dann",
+    "encode_offsets",
+    "decode_offsets",
+    "square_window",
+    "masked_mean",
+    "JITTER",
+    "NEGATIVE_IOU",
+]
 
 JITTER = 0.3  # positives move and rescale by up to this much of the face, so the offsets to learn vary
 NEGATIVE_IOU = 0.3  # a negative window overlaps every face of its image by less than this
@@ -64,7 +74,7 @@ def decode_offsets(offsets: torch.Tensor, windows: torch.Tensor) -> torch.Tensor
     return torch.cat([centre - half, centre + half], dim=-1)
 
 
-def _square(cx: float, cy: float, side: float) -> torch.Tensor:
+def square_window(cx: float, cy: float, side: float) -> torch.Tensor:
     """The square of ``side`` centred at ``(cx, cy)`` on whole pixels, exactly the crop :func:`face_crop` cuts."""
     left, top, side = round(cx - side / 2), round(cy - side / 2), max(1, round(side))
     return torch.tensor([left, top, left + side, top + side], dtype=torch.float32)
@@ -81,6 +91,11 @@ class Windows(torch.utils.data.Dataset):
     source's items, spread over its images in turn: squares of a face's window size (jittered alike) placed
     uniformly in the image with IoU < ``NEGATIVE_IOU`` against every face; in a crowded image a square of a quarter
     of the smallest face's area (IoU at most 1/4 wherever it lies) when the similar sizes keep hitting faces.
+
+    ``wide`` (0 for DANN) draws that fraction of the positives wide instead, for a detector that starts from the
+    whole image (:mod:`facebox.perception.detection`): a side log-uniform from the face's window up to the image's
+    long side (so every scale between is seen as often), placed uniformly where it holds the face and stays inside
+    the image (or covers it); its target is the largest face it holds, so a window with several faces has one answer.
 
     ``part`` ("train" or "held_out") splits each real source by image: image ``i`` is held out when it is among the
     first ``round(hold_out · n)`` of a permutation of its ``n`` images seeded by ``SPLIT_SEED`` (so the split is the
@@ -101,13 +116,15 @@ class Windows(torch.utils.data.Dataset):
         part: str = "train",
         hold_out: float = 0.2,
         cache: bool = True,
+        wide: float = 0.0,
     ) -> None:
         options = {"size": size, "context": context, "negatives": negatives, "part": part, "hold_out": hold_out}
-        check_values(options, _RULES, "Windows")
+        check_values({**options, "wide": wide}, _RULES, "Windows")
         specs = [specs] if isinstance(specs, str | FaceDataset) else list(specs)
         self.datasets = [open_dataset(spec) for spec in specs]
         self.domains = [SYNTHETIC if isinstance(d, SyntheticFaces) else REAL for d in self.datasets]
         self.size, self.context, self.seed, self.part, self.epoch = size, float(context), seed, part, 0
+        self.wide = float(wide)
         self.cache: dict[tuple[int, int], object] | None = {} if cache else None
         self.items: list[tuple[int, int, int]] = []  # (source, image, face or -1 for a negative)
         for s, dataset in enumerate(self.datasets):
@@ -138,7 +155,16 @@ class Windows(torch.utils.data.Dataset):
         w, h = x1 - x0, y1 - y0
         side = max(w, h) * (1 + 2 * self.context) * (1 + rng.uniform(-JITTER, JITTER))
         shift = rng.uniform(-JITTER, JITTER, 2)
-        return _square((x0 + x1) / 2 + shift[0] * w, (y0 + y1) / 2 + shift[1] * h, side)
+        return square_window((x0 + x1) / 2 + shift[0] * w, (y0 + y1) / 2 + shift[1] * h, side)
+
+    def _wide(self, rng: np.random.Generator, face: torch.Tensor, width: int, height: int) -> torch.Tensor:
+        x0, y0, x1, y1 = face.tolist()
+        low = max(x1 - x0, y1 - y0) * (1 + 2 * self.context)
+        side = math.exp(rng.uniform(math.log(low), math.log(max(low, width, height))))
+        # the left (top) edge keeps the face inside and the window inside the image, or covering it when larger
+        left = rng.uniform(max(x1 - side, min(0, width - side)), min(x0, max(0, width - side)))
+        top = rng.uniform(max(y1 - side, min(0, height - side)), min(y0, max(0, height - side)))
+        return square_window(left + side / 2, top + side / 2, side)
 
     def _negative(self, rng: np.random.Generator, faces: torch.Tensor, width: int, height: int) -> torch.Tensor:
         sizes = faces[:, 2:] - faces[:, :2]
@@ -150,7 +176,9 @@ class Windows(torch.utils.data.Dataset):
             else:
                 side = quarter
             side = min(side, width, height)
-            window = _square(rng.uniform(side / 2, width - side / 2), rng.uniform(side / 2, height - side / 2), side)
+            window = square_window(
+                rng.uniform(side / 2, width - side / 2), rng.uniform(side / 2, height - side / 2), side
+            )
             if box_iou(window[None], faces).max() < NEGATIVE_IOU:
                 return window
         raise ValueError(f"no window with IoU < {NEGATIVE_IOU} against every face in {_TRIES} tries")
@@ -167,7 +195,13 @@ class Windows(torch.utils.data.Dataset):
         source, image, face = self.items[index]
         record = self._record(source, image)
         faces = torch.from_numpy(record.boxes)
-        if face >= 0:
+        if face >= 0 and self.wide and rng.random() < self.wide:
+            window = self._wide(rng, faces[face], record.width, record.height)
+            inside = ((faces[:, :2] >= window[:2]) & (faces[:, 2:] <= window[2:])).all(1)
+            inside[face] = True  # held by construction, up to the window's rounding to whole pixels
+            areas = (faces[:, 2:] - faces[:, :2]).prod(1).where(inside, torch.tensor(-1.0))
+            offsets = encode_offsets(faces[int(areas.argmax())], window)
+        elif face >= 0:
             window = self._positive(rng, faces[face])
             offsets = encode_offsets(faces[face], window)
         else:
@@ -190,10 +224,11 @@ _RULES = {
     "negatives": number(ge=0, lt=1),
     "part": one_of("train", "held_out"),
     "hold_out": number(ge=0, lt=1),
+    "wide": number(ge=0, le=1),
 }
 
 
-def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """The mean of ``values[mask]``, 0 when the mask is empty (a batch without labelled items teaches no task)."""
     return values[mask].sum() / mask.sum().clamp(min=1)
 
@@ -249,8 +284,8 @@ class DANN(Objective):
         domain_logits = self.domain_classifier(shared).squeeze(1)
         domain = batch["domain"].float()
         parts = {
-            "face": _masked_mean(face_loss, labelled),
-            "box": self.options["box_weight"] * _masked_mean(box_loss, positive),
+            "face": masked_mean(face_loss, labelled),
+            "box": self.options["box_weight"] * masked_mean(box_loss, positive),
             "domain": F.binary_cross_entropy_with_logits(domain_logits, domain),
         }
         loss = sum(parts.values())

@@ -7,6 +7,8 @@
         --pairs DATA/celeba_identities/DERIVED_pairs_val.txt --images DATA/celeba_identities/images \\
         --boxes DATA/celeba_identities/DERIVED_mtcnn_face_boxes.tsv
     facebox pretrain --method dann --data "synthetic?length=2000" csv:DATA/face_mask_kaggle/DERIVED_boxes.tsv ...
+    facebox pretrain --method detect --data "synthetic?length=2000" csv:DATA/face_mask_kaggle/DERIVED_boxes.tsv \\
+        --set init=runs/dann.pt --set freeze=true    # transfer: another checkpoint's backbone, frozen; heads only
 
 ``--set key=value`` overrides any key (``--set objective.margin=0.3 --set steps=500``); ``--resume`` continues
 the run saved at ``--out``. Validation: verification on the ``--pairs`` (identity methods; logged, never used to
@@ -26,6 +28,7 @@ from facebox.config import ConfigError, lookup, merge_config, parse_overrides
 from facebox.envs.data.sources import held_out
 from facebox.perception.checkpoints import read_checkpoint
 from facebox.perception.dann import DANN, Windows, evaluate_dann
+from facebox.perception.detection import Detection
 from facebox.perception.objectives import OBJECTIVES, Objective
 from facebox.perception.trainer import DEFAULTS, Validate, train
 from facebox.perception.verification import evaluate_pairs, pair_similarities, read_boxes, read_pairs
@@ -33,7 +36,7 @@ from facebox.runs import shell_command
 
 __all__ = ["METHODS", "HYPERPARAMS", "method_config", "main", "pretrain_once"]
 
-METHODS: dict[str, type[Objective]] = {**OBJECTIVES, "dann": DANN}
+METHODS: dict[str, type[Objective]] = {**OBJECTIVES, "dann": DANN, "detect": Detection}
 HYPERPARAMS = Path(__file__).resolve().parent.parent / "hyperparams" / "perception.yml"
 
 
@@ -112,3 +115,7 @@ def pretrain_once(argv: list[str], out: Path) -> dict:
             return saved
         return main([*argv, "--resume"])
     return main(argv)
+
+
+if __name__ == "__main__":
+    main()

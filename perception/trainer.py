@@ -12,6 +12,11 @@ schedule, the epoch and the batch position inside it, so a resumed run takes the
 have taken. SIGINT/SIGTERM stop the run after the current step with such a checkpoint
 (:mod:`facebox.interrupts`).
 
+Transfer learning: ``init: PATH`` starts the backbone from another perception checkpoint (its architecture, weights
+and input normalisation, which the weights were learnt under; the run's ``backbone``/``backbone_kwargs`` become
+that checkpoint's) and ``freeze: true`` keeps it as loaded, so only the objective's own layers (its heads) learn.
+Freezing needs ``init``: a frozen random backbone is almost always a forgotten ``init``, minutes lost.
+
 TensorBoard, under ``<logdir>/perception/<method>/<run>/``: the loss and its named parts, the learning rate, the
 objective's schedule (ArcFace's margin, DANN's λ), steps per second, validation metrics; a grid of the first
 batch's crops (what the backbone is shown); the embedding projector on training faces at the end.
@@ -32,10 +37,10 @@ from torch.utils.tensorboard import SummaryWriter
 from torchvision.utils import make_grid
 from tqdm import tqdm
 
-from facebox.config import check_values, instance_of, merge_config, number
+from facebox.config import ConfigError, check_values, instance_of, merge_config, number
 from facebox.interrupts import TrainingInterrupted, catch_signals, stop_requested
 from facebox.perception.backbones import build_backbone
-from facebox.perception.checkpoints import Normalized, read_checkpoint, save_checkpoint
+from facebox.perception.checkpoints import Normalized, load_backbone, read_checkpoint, save_checkpoint
 from facebox.perception.objectives import Objective
 from facebox.perception.samplers import BalancedBatches, ShuffleBatches
 
@@ -44,6 +49,8 @@ __all__ = ["DEFAULTS", "train", "input_statistics"]
 DEFAULTS: dict[str, Any] = {
     "backbone": "resnet",
     "backbone_kwargs": {},
+    "init": "",
+    "freeze": False,
     "crops": {"size": 48, "context": 0.2, "jitter": 0.1, "flip": True, "cache": True},
     "objective": {},
     "steps": 2000,
@@ -61,6 +68,8 @@ DEFAULTS: dict[str, Any] = {
 RULES = {
     "backbone": instance_of(str),
     "backbone_kwargs": instance_of(dict),
+    "init": instance_of(str),
+    "freeze": instance_of(bool),
     "crops": instance_of(dict),
     "objective": instance_of(dict),
     "steps": number(ge=1, integer=True),
@@ -123,15 +132,20 @@ class _Run:
         self.name, self.data, self.cfg = name, data, cfg
         torch.manual_seed(cfg["seed"])
         self.dataset = method.dataset(data, cfg["crops"], cfg["seed"])
-        if saved is None:
+        context = cfg["crops"].get("context", 0.0)
+        if saved is not None:
+            self.input = saved["input"]
+            backbone = build_backbone(cfg["backbone"], self.input["shape"], cfg["backbone_kwargs"])
+        elif cfg["init"]:
+            backbone = self._initial_backbone(cfg, context)
+        else:
             mean, std = input_statistics(self.dataset)
             size = self.dataset[0]["image"].shape
-            self.input = {"shape": list(size), "mean": mean, "std": std, "context": cfg["crops"].get("context", 0.0)}
-        else:
-            self.input = saved["input"]
+            self.input = {"shape": list(size), "mean": mean, "std": std, "context": context}
+            backbone = build_backbone(cfg["backbone"], self.input["shape"], cfg["backbone_kwargs"])
         identities = getattr(self.dataset, "identities", [])
-        backbone = build_backbone(cfg["backbone"], self.input["shape"], cfg["backbone_kwargs"])
-        self.objective = method(Normalized(backbone, self.input), len(identities), cfg["objective"])
+        normalized = Normalized(backbone, self.input, freeze=cfg["freeze"])
+        self.objective = method(normalized, len(identities), cfg["objective"])
         self.identities = [list(i) for i in identities]
         if method.sampler == "balanced":
             labels = [self.dataset.identity(i) for i in range(len(self.dataset))]
@@ -145,6 +159,20 @@ class _Run:
         self.step, self.epoch, self.position, self.seconds, self.metrics = 0, 0, 0, 0.0, {}
         if saved is not None:
             self._restore(saved)
+
+    def _initial_backbone(self, cfg: dict, context: float) -> torch.nn.Module:
+        """The backbone of checkpoint ``cfg["init"]``, whose architecture and input normalisation the run takes
+        over (recorded in ``cfg``, so the checkpoint this run writes rebuilds it); its input must be our crops'."""
+        loaded, spec = load_backbone(cfg["init"], freeze=False), read_checkpoint(cfg["init"])["backbone"]
+        shape = list(self.dataset[0]["image"].shape)
+        if list(loaded.shape) != shape:
+            raise ConfigError(
+                f"pretrain['init']: expected a checkpoint of {shape} (CxHxW) inputs, the crops' size, "
+                f"got {cfg['init']} of {list(loaded.shape)}"
+            )
+        cfg["backbone"], cfg["backbone_kwargs"] = spec["name"], spec["kwargs"]
+        self.input = {**loaded.info, "context": context}
+        return loaded.backbone
 
     def _restore(self, saved: dict) -> None:
         self.objective.backbone.backbone.load_state_dict(saved["backbone"]["state_dict"])
@@ -211,8 +239,11 @@ def train(
         raise ValueError(f"{out}: the checkpoint has no trainer state to resume from")
     cfg = merge_config(DEFAULTS, config, "pretrain")
     if saved is not None:  # the run continues with the settings it started with (steps may grow)
-        cfg = merge_config(DEFAULTS, {k: saved["config"][k] for k in DEFAULTS} | {"steps": cfg["steps"]}, "pretrain")
+        kept = {k: saved["config"][k] for k in DEFAULTS if k in saved["config"]}  # (older runs lack newer keys)
+        cfg = merge_config(DEFAULTS, kept | {"steps": cfg["steps"]}, "pretrain")
     check_values(cfg, RULES, "pretrain")
+    if cfg["freeze"] and not cfg["init"]:
+        raise ConfigError("pretrain['freeze']: expected false without an init checkpoint to freeze, got True")
     run = _Run(method, name, data, cfg, saved)
     writer = SummaryWriter(Path(logdir) / "perception" / name / out.stem, purge_step=run.step or None)
     try:
