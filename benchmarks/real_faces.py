@@ -25,7 +25,7 @@ from facebox.benchmarks.cli import command_line
 from facebox.benchmarks.report import mean_std_table, write_table
 from facebox.config import parse_overrides
 
-__all__ = ["CONFIG", "training_config", "main"]
+__all__ = ["CONFIG", "training_config", "trained_model", "main"]
 
 CONFIG = Path(__file__).resolve().parents[1] / "hyperparams" / "real_faces.yml"
 COLUMNS = {"success@0.5": "success@0.5", "success@0.7": "success@0.7", "mean_iou": "mean IoU"}
@@ -45,6 +45,15 @@ def training_config(train_root: Path, path: Path = CONFIG) -> tuple[dict, str]:
 
     env_config = {**spec["env_config"], "dataset": {fill(k): v for k, v in spec["dataset"].items()}}
     return env_config, fill(spec["eval_data"])
+
+
+def trained_model(runs_dir: Path, **fields) -> Path:
+    """The final model in ``runs_dir``, trained first (:func:`facebox.agents.train.train` with ``fields``) only when
+    no run there has finished: re-running a benchmark adds seeds, it never retrains one."""
+    finished = sorted(runs_dir.glob("*/final_model.zip"))
+    if finished:
+        return finished[-1]
+    return train(runs_dir=runs_dir, **fields).run_dir / "final_model.zip"
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, object]]:
@@ -70,28 +79,23 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     stem = args.name.replace(" ", "_")
     rows = []
     for seed in args.seeds:
-        runs_dir = args.runs_dir / f"{stem}__s{seed}"
-        finished = sorted(runs_dir.glob("*/final_model.zip"))
-        if finished:
-            model = finished[-1]
-        else:
-            trained = train(
-                seed=seed,
-                encoder=args.encoder,
-                bc_steps=args.bc_steps,
-                hyperparams=parse_overrides(args.hyperparams, "--hyperparams"),
-                env_kwargs={"config": env_config},
-                eval_data=eval_data,
-                runs_dir=runs_dir,
-                command=command,
-            )
-            model = trained.run_dir / "final_model.zip"
+        model = trained_model(
+            args.runs_dir / f"{stem}__s{seed}",
+            seed=seed,
+            encoder=args.encoder,
+            bc_steps=args.bc_steps,
+            hyperparams=parse_overrides(args.hyperparams, "--hyperparams"),
+            env_kwargs={"config": env_config},
+            eval_data=eval_data,
+            command=command,
+        )
         argv_seed = ["--real-sets", str(args.data_root), "--policy", f"model:{model}", "--gif-episodes", "0"]
         for row in localize.main([*argv_seed, "--seed", str(seed), "--out", str(args.out / f"{stem}__s{seed}")]):
             rows.append({**row, "policy": args.name, "seed": seed})
     if args.baselines:
         policies = [flag for name in args.baselines for flag in ("--policy", name)]
-        for row in localize.main(["--real-sets", str(args.data_root), *policies, "--out", str(args.out / "baselines")]):
+        argv_baselines = ["--real-sets", str(args.data_root), *policies, "--gif-episodes", "0"]
+        for row in localize.main([*argv_baselines, "--out", str(args.out / "baselines")]):
             rows.append({**row, "seed": 0})
     write_table(rows, args.out, f"{stem}_rows")
     for row in rows:

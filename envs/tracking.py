@@ -69,7 +69,8 @@ class FaceTrackingEnv(BoxEnv):
     Follow one face through a video by moving its box, as ADNet (Yun et al., CVPR 2017) does: on each frame
     the agent refines the box carried over from the previous frame with up to ``max_actions`` moves, then
     stops; the box is accepted as the frame's result and the next frame appears under it. Videos come from
-    any facebox video source: the synthetic generator by default, or real sequences such as ``"otb:PATH"``.
+    any facebox video source: the synthetic generator by default, real sequences such as ``"otb:PATH"``, clips of a
+    virtual camera over real stills (``"stills:csv:PATH?images=images"``), or a weighted mixture of them.
 
     ## Action Space
     ``Discrete(11)``: 0 left, 1 left×2, 2 right, 3 right×2, 4 up, 5 up×2, 6 down, 7 down×2, 8 stop,
@@ -111,15 +112,15 @@ class FaceTrackingEnv(BoxEnv):
     ## Arguments
     ``gym.make("facebox/FaceTracking-v0", config={...}, render_mode="rgb_array")``. ``config`` keys (all
     optional; unknown keys and values of the wrong type or out of range raise a ``ConfigError`` naming the key):
-    ``dataset`` (spec string or a ``VideoDataset``, default ``"synthetic"``), ``mode``, ``clip_length`` (integer
-    ≥ 1), ``max_actions`` (integer ≥ 1), ``reward``, ``iou_threshold`` (in [0, 1)), ``frame_reward`` (≥ 0),
-    ``jitter`` (in [0, 1)), ``min_size`` (≥ 1 px), ``observation`` (``type`` ``template`` | ``glimpse`` |
-    ``image_mask``, ``size``, ``context``, ``history``), ``action`` (``type`` ``adnet`` | ``discrete`` |
-    ``continuous``, ``alpha`` (in (0, 1]), ``min_step`` (≥ 0 px)). ``info`` carries ``frame`` (index of the frame
-    the box is on), ``iou``, ``center_error`` (px), ``box``, ``target`` (xyxy float32), ``positive_actions``
-    (moves that raise the IoU; stop when no move does and the IoU is above ``iou_threshold``, or when the frame
-    has no ground truth) and ``rewards`` — the same keys at every step, reset included, so that vector envs can
-    stack them. The track so far is the attribute :attr:`track`.
+    ``dataset`` (spec string, ``{spec: weight}`` mapping or a ``VideoDataset``, default ``"synthetic"``), ``mode``,
+    ``clip_length`` (integer ≥ 1), ``max_actions`` (integer ≥ 1), ``reward``, ``iou_threshold`` (in [0, 1)),
+    ``frame_reward`` (≥ 0), ``jitter`` (in [0, 1)), ``min_size`` (≥ 1 px), ``observation`` (``type``
+    ``template`` | ``glimpse`` | ``image_mask``, ``size``, ``context``, ``history``), ``action`` (``type``
+    ``adnet`` | ``discrete`` | ``continuous``, ``alpha`` (in (0, 1]), ``min_step`` (≥ 0 px)). ``info`` carries
+    ``frame`` (index of the frame the box is on), ``iou``, ``center_error`` (px), ``box``, ``target`` (xyxy
+    float32), ``positive_actions`` (moves that raise the IoU; stop when no move does and the IoU is above
+    ``iou_threshold``, or when the frame has no ground truth) and ``rewards`` — the same keys at every step, reset
+    included, so that vector envs can stack them. The track so far is the attribute :attr:`track`.
 
     >>> import gymnasium as gym, facebox
     >>> env = gym.make("facebox/FaceTracking-v0")
@@ -132,6 +133,7 @@ class FaceTrackingEnv(BoxEnv):
     * v0, issue 17: config values are checked at construction; ``step(True)`` and other non-integer actions raise;
       ``info["track"]``, which grew every frame and so broke vector envs, is the attribute ``track`` instead; the
       reset info's ``rewards`` has the step's components (0).
+    * v0, issue 19: ``dataset`` takes a ``{spec: weight}`` mixture and the ``stills:`` clips of real photos.
     """
 
     action_types = {**ACTION_TYPES, "adnet": TrackingActions}
@@ -155,7 +157,7 @@ class FaceTrackingEnv(BoxEnv):
 
     config_rules = {
         **BoxEnv.config_rules,
-        "dataset": instance_of(str, VideoDataset),
+        "dataset": instance_of(str, VideoDataset, Mapping),
         "mode": one_of(*MODES),
         "clip_length": number(ge=1, integer=True),
         "max_actions": number(ge=1, integer=True),

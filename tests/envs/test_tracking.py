@@ -289,7 +289,7 @@ def test_bad_config_is_a_config_error_naming_the_key(config, match):
         ({"clip_length": True}, "config['clip_length']", "an integer >= 1, got True"),
         ({"max_actions": "20"}, "config['max_actions']", "an integer >= 1, got '20'"),
         ({"jitter": float("nan")}, "config['jitter']", "a number in [0, 1), got nan"),
-        ({"dataset": None}, "config['dataset']", "a str or VideoDataset, got None"),
+        ({"dataset": None}, "config['dataset']", "a str or VideoDataset or Mapping, got None"),
         ({"action": {"alpha": "0.03"}}, "config['action']['alpha']", "a number in (0, 1], got '0.03'"),
         ({"action": {"min_step": float("nan")}}, "config['action']['min_step']", "a number >= 0, got nan"),
         ({"observation": {"size": 0}}, "config['observation']['size']", "an integer >= 1, got 0"),

@@ -35,7 +35,7 @@ def test_still_spec_mistakes_are_config_errors(spec: str, message: str) -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("youtube:x", r"unknown format 'youtube'; expected one of \['got10k', 'otb', 'synthetic', 'video'\]"),
+        ("youtube:x", r"unknown format 'youtube'; expected one of \['got10k', 'otb', 'stills', 'synthetic', 'video'\]"),
         ("synthetic?frames=0", "SyntheticVideos: frames must be >= 1, got 0"),
         ("synthetic?identities=1", "SyntheticVideos: identities must be >= 2, got 1"),
         ("otb:x?frame_ranges=David", "frame_ranges must map sequence names"),

@@ -292,7 +292,7 @@ def test_video_without_boxes_file(tmp_path):
 
 
 def test_video_spec_strings():
-    assert set(VIDEO_FORMATS) == {"synthetic", "otb", "got10k", "video"}
+    assert set(VIDEO_FORMATS) == {"synthetic", "otb", "got10k", "video", "stills"}
     data = open_video_dataset("synthetic?seed=7&frames=5&size=64")
     assert isinstance(data, SyntheticVideos) and (data.seed, data.frames, data.size) == (7, 5, 64)
     assert data[0].frame(0).shape == (64, 64, 3)
