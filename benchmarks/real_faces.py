@@ -25,7 +25,7 @@ from facebox.benchmarks.cli import command_line
 from facebox.benchmarks.report import mean_std_table, write_table
 from facebox.config import parse_overrides
 
-__all__ = ["CONFIG", "training_config", "trained_model", "main"]
+__all__ = ["CONFIG", "training_config", "trained_model", "arguments", "main"]
 
 CONFIG = Path(__file__).resolve().parents[1] / "hyperparams" / "real_faces.yml"
 COLUMNS = {"success@0.5": "success@0.5", "success@0.7": "success@0.7", "mean_iou": "mean IoU"}
@@ -56,22 +56,28 @@ def trained_model(runs_dir: Path, **fields) -> Path:
     return train(runs_dir=runs_dir, **fields).run_dir / "final_model.zip"
 
 
-def main(argv: list[str] | None = None) -> list[dict[str, object]]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(doc: str, measured: str, name: str, runs: str) -> argparse.ArgumentParser:
+    """The arguments the real-data benchmarks share: where the data is, the seeds, the agent's name, its training."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument(
         "--data-root",
         type=Path,
         default=Path(os.environ.get("FACEBOX_SHARED_DATA", "../shared/data")),
-        help="the shared data folder: train/ is trained on, the real sets beside it measured",
+        help=f"the shared data folder: train/ is trained on, {measured} measured",
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--name", default="real-face agent", help="the agent's row label (and run folder prefix)")
-    parser.add_argument("--encoder", help="policy_kwargs.encoder (default: the YAML's)")
+    parser.add_argument("--name", default=name, help="the agent's row label (and run folder prefix)")
     parser.add_argument("--bc-steps", type=int, help="warm-start states (default: the YAML's; 0: no warm start)")
     parser.add_argument("--hyperparams", nargs="+", default=[], metavar="KEY=VALUE", help="PPO overrides")
+    parser.add_argument("--runs-dir", type=Path, default=Path(f"runs/{runs}"))
+    parser.add_argument("--out", type=Path, default=Path(f"results/{runs}"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, object]]:
+    parser = arguments(__doc__, "the real sets beside it", "real-face agent", "real_faces")
+    parser.add_argument("--encoder", help="policy_kwargs.encoder (default: the YAML's)")
     parser.add_argument("--baselines", nargs="*", default=["oracle", "random", "haar"], help="localize policies")
-    parser.add_argument("--runs-dir", type=Path, default=Path("runs/real_faces"))
-    parser.add_argument("--out", type=Path, default=Path("results/real_faces"))
     args = parser.parse_args(argv)
 
     env_config, eval_data = training_config(args.data_root / "train")

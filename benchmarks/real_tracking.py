@@ -12,16 +12,13 @@ table's first column; frames/s is over all frames, excluding frame decoding.
 
 from __future__ import annotations
 
-import argparse
-import os
 from pathlib import Path
 
 import numpy as np
 
-from facebox.benchmarks import track
+from facebox.benchmarks import real_faces, track
 from facebox.benchmarks.cli import command_line
 from facebox.benchmarks.otb import Scores, overall
-from facebox.benchmarks.real_faces import trained_model, training_config
 from facebox.benchmarks.report import mean_std_table, write_table
 from facebox.config import parse_overrides
 from facebox.envs.data.sources import open_video_dataset
@@ -42,30 +39,18 @@ def _row(tracker: str, seed: int, scores: dict[str, Scores]) -> dict[str, object
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, object]]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--data-root",
-        type=Path,
-        default=Path(os.environ.get("FACEBOX_SHARED_DATA", "../shared/data")),
-        help="the shared data folder: train/ is trained on, otb_face_sequences/ measured",
-    )
+    parser = real_faces.arguments(__doc__, "otb_face_sequences/", "real-face tracker", "real_tracking")
     parser.add_argument("--sequences", help="video spec measured on (default: otb:DATA_ROOT/otb_face_sequences)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--name", default="real-face tracker", help="the agent's row label (and run folder prefix)")
-    parser.add_argument("--bc-steps", type=int, help="warm-start states (default: the YAML's; 0: no warm start)")
-    parser.add_argument("--hyperparams", nargs="+", default=[], metavar="KEY=VALUE", help="PPO overrides")
     parser.add_argument("--trackers", nargs="*", default=CLASSIC, help=f"baselines: {', '.join(CLASSIC)}")
-    parser.add_argument("--runs-dir", type=Path, default=Path("runs/real_tracking"))
-    parser.add_argument("--out", type=Path, default=Path("results/real_tracking"))
     args = parser.parse_args(argv)
 
-    env_config, eval_data = training_config(args.data_root / "train", CONFIG)
+    env_config, eval_data = real_faces.training_config(args.data_root / "train", CONFIG)
     dataset = open_video_dataset(args.sequences or f"otb:{args.data_root / 'otb_face_sequences'}")
     command = command_line("real-tracking", argv if argv is not None else [])
     stem = args.name.replace(" ", "_")
     rows, totals = [], {}
     for seed in args.seeds:
-        model = trained_model(
+        model = real_faces.trained_model(
             args.runs_dir / f"{stem}__s{seed}",
             env="facebox/FaceTracking-v0",
             seed=seed,

@@ -27,7 +27,7 @@ def test_the_tracking_mixture_fills_in_the_folder_and_builds_an_env(shared_data)
 
 def test_seeds_are_trained_once_and_the_table_has_mean_auc_over_sequences(tmp_path, monkeypatch):
     (tmp_path / "train").mkdir()
-    monkeypatch.setattr(real_tracking, "training_config", lambda root, path: ({}, "synthetic?length=1&frames=8"))
+    monkeypatch.setattr(real_faces, "training_config", lambda root, path: ({}, "synthetic?length=1&frames=8"))
     trained = []
 
     def fake_train(*, seed, runs_dir, env, env_kwargs, **_):

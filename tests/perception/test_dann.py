@@ -32,18 +32,9 @@ SYNTH = "synthetic?seed=3&length=8"
 
 
 @pytest.fixture
-def photos(tmp_path):
+def photos(noise_photos):
     """Ten 96 px noise images, the odd ones with two faces: a stand-in real source with known boxes."""
-    import cv2
-    import numpy as np
-
-    entries = []
-    for i in range(10):
-        path = tmp_path / f"{i}.png"
-        cv2.imwrite(str(path), np.random.default_rng(i).integers(0, 256, (96, 96, 3), dtype=np.uint8))
-        boxes = [[10 + i, 12, 40 + i, 50]] + ([[60, 50, 84, 80]] if i % 2 else [])
-        entries.append(Entry(str(path), np.asarray(boxes, np.float32), ("human",) * len(boxes)))
-    return ListDataset(entries, "photos")
+    return noise_photos(10, (96, 96), lambda i: [10 + i, 12, 40 + i, 50], [60, 50, 84, 80])
 
 
 def tiny_dann(options=None, seed=0):

@@ -8,12 +8,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
 from facebox.config import ConfigError  # noqa: E402
-from facebox.envs.data import ListDataset  # noqa: E402
-from facebox.envs.data.record import Entry  # noqa: E402
 from facebox.perception import trainer  # noqa: E402
 from facebox.perception.backbones import CourseCNN, build_backbone  # noqa: E402
 from facebox.perception.checkpoints import (  # noqa: E402
@@ -41,18 +38,10 @@ TINY = {
 
 
 @pytest.fixture
-def photos(tmp_path):
+def photos(noise_photos):
     """Six 120x80 noise images (wider than tall, so the whole image is a square larger than it), the odd ones with
     a second, larger face: a real source with known boxes."""
-    import cv2
-
-    entries = []
-    for i in range(6):
-        path = tmp_path / f"{i}.png"
-        cv2.imwrite(str(path), np.random.default_rng(i).integers(0, 256, (80, 120, 3), dtype=np.uint8))
-        boxes = [[10 + i, 12, 22 + i, 26]] + ([[60, 30, 90, 66]] if i % 2 else [])
-        entries.append(Entry(str(path), np.asarray(boxes, np.float32), ("human",) * len(boxes)))
-    return ListDataset(entries, "photos")
+    return noise_photos(6, (80, 120), lambda i: [10 + i, 12, 22 + i, 26], [60, 30, 90, 66])
 
 
 def _positives(windows, epochs=6):
