@@ -29,13 +29,13 @@ CONFIG = Path(__file__).resolve().parents[1] / "hyperparams" / "real_tracking.ym
 CLASSIC = [*track.OPENCV_TRACKERS, "oracle"]
 
 
-def _row(tracker: str, seed: int, scores: dict[str, Scores]) -> dict[str, object]:
+def _row(tracker: str, seed: int, scores: dict[str, Scores], fps: float) -> dict[str, object]:
     """Mean AUC and P@20 over sequences, each sequence's AUC, and frames/s over all of them."""
     row: dict[str, object] = {"tracker": tracker, "seed": seed}
     row["mean_auc"] = float(np.mean([s.auc for s in scores.values()]))
     row["mean_p@20"] = float(np.mean([s.precision_at_20 for s in scores.values()]))
     row |= {f"auc {name}": s.auc for name, s in scores.items()}
-    return row | {"fps": overall(list(scores.values())).fps}
+    return row | {"fps": fps}
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, object]]:
@@ -49,6 +49,11 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     command = command_line("real-tracking", argv if argv is not None else [])
     stem = args.name.replace(" ", "_")
     rows, totals = [], {}
+
+    def add(tracker: str, seed: int, label: str, scores: dict[str, Scores]) -> None:
+        totals[label] = overall(list(scores.values()))  # the curves' and the frames/s' pooled scores
+        rows.append(_row(tracker, seed, scores, totals[label].fps))
+
     for seed in args.seeds:
         model = real_faces.trained_model(
             args.runs_dir / f"{stem}__s{seed}",
@@ -60,13 +65,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
             eval_data=eval_data,
             command=command,
         )
-        scores = track.evaluate(track.make_tracker(f"model:{model}", dataset), dataset, name=f"{args.name} s{seed}")
-        rows.append(_row(args.name, seed, scores))
-        totals[f"{args.name} s{seed}"] = overall(list(scores.values()))
-    for name in args.trackers:
-        scores = track.evaluate(track.make_tracker(name, dataset), dataset, name=name)
-        rows.append(_row(name, 0, scores))  # deterministic: one run
-        totals[name] = overall(list(scores.values()))
+        label = f"{args.name} s{seed}"
+        add(args.name, seed, label, track.evaluate(track.make_tracker(f"model:{model}", dataset), dataset, name=label))
+    for name in args.trackers:  # deterministic: one run each
+        add(name, 0, name, track.evaluate(track.make_tracker(name, dataset), dataset, name=name))
     write_table(rows, args.out, f"{stem}_rows")
     columns = {
         key: key.replace("_", " ").replace("auc", "AUC").replace("p@", "P@")

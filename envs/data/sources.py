@@ -109,15 +109,16 @@ def open_video_dataset(spec: str | VideoDataset | Mapping[str, float]) -> VideoD
     the dataset itself."""
     if isinstance(spec, Mapping):
         return MixedVideos.from_weights(spec, open_video_dataset)
-    if isinstance(spec, str) and parse_spec(spec, VIDEO_FORMATS)[0] is StillVideos:
-        return _open_stills(spec)
+    if isinstance(spec, str):
+        loader, inner, options = parse_spec(spec, VIDEO_FORMATS)
+        if loader is StillVideos:
+            return _open_stills(spec, inner, options)
     return _open(spec, VIDEO_FORMATS, VideoDataset)
 
 
-def _open_stills(spec: str) -> StillVideos:
+def _open_stills(spec: str, inner: str | None, options: dict[str, str]) -> StillVideos:
     """``stills:STILL_SPEC?options``: the options :class:`StillVideos` takes move the camera, the rest belong to
     ``STILL_SPEC`` (``stills:synthetic?length=50&frames=30`` is 50 synthetic stills, 30 frames a clip)."""
-    _, inner, options = parse_spec(spec, VIDEO_FORMATS)
     if not inner:
         raise ConfigError(f"data spec {spec!r}: expected stills:STILL_SPEC (e.g. stills:csv:PATH), got no still spec")
     own = set(inspect.signature(StillVideos).parameters) - {"source"}

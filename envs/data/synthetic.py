@@ -162,12 +162,12 @@ def _occlude(img: np.ndarray, box: np.ndarray, rng: np.random.Generator) -> floa
     return f
 
 
-def check_parameters(owner: str, animal_fraction: float, **minimums: tuple[int, int]) -> None:
+def check_parameters(owner: str, animal_fraction: float | None = None, **minimums: tuple[int, int]) -> None:
     """Reject generator parameters below their minimum (``name=(value, minimum)``), naming the parameter."""
     for name, (value, low) in minimums.items():
         if value < low:
             raise ConfigError(f"{owner}: {name} must be >= {low}, got {value}")
-    if not 0.0 <= animal_fraction <= 1.0:
+    if animal_fraction is not None and not 0.0 <= animal_fraction <= 1.0:
         raise ConfigError(f"{owner}: animal_fraction must be in [0, 1], got {animal_fraction}")
 
 

@@ -10,7 +10,8 @@ annotators draw it).
 
 Clip ``i`` is a pure function of ``(seed, i)`` and still ``i % len(source)``: the target face (one of those at least
 ``min_face`` px wide, else the largest), the start view (the face ``face_min``..``face_max`` of the frame width, off
-centre) and the path. The still is decoded when the clip is made (its size sets the path) and not pickled.
+centre) and the path. The still is decoded when the clip is made (its record carries the boxes the path follows),
+and again after unpickling: a pickled clip carries no pixels.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 
 from facebox.config import ConfigError
 from facebox.envs.data.record import FaceDataset, FaceImage
+from facebox.envs.data.synthetic import check_parameters
 from facebox.envs.data.video.sequences import VideoDataset, VideoSequence
 
 __all__ = ["StillClip", "StillVideos"]
@@ -49,9 +51,7 @@ class StillVideos(VideoDataset):
         face_max: float = 0.4,
         min_face: int = 16,
     ) -> None:
-        for name, value, low in (("frames", frames, 1), ("size", size, 32), ("repeats", repeats, 1), ("seed", seed, 0)):
-            if value < low:
-                raise ConfigError(f"StillVideos: {name} must be >= {low}, got {value}")
+        check_parameters("StillVideos", frames=(frames, 1), size=(size, 32), repeats=(repeats, 1), seed=(seed, 0))
         for name, value in (("shift", shift), ("zoom", zoom), ("rotation", rotation), ("brightness", brightness)):
             if not value >= 0:
                 raise ConfigError(f"StillVideos: {name} must be >= 0, got {value}")
@@ -79,7 +79,7 @@ class StillClip(VideoSequence):
 
     def __init__(self, videos: StillVideos, index: int) -> None:
         self.videos, self.index = videos, index
-        still = videos.source[index % len(videos.source)]
+        still = self._record()
         rng = np.random.default_rng((videos.seed, index))
         face = _pick_face(still, videos.min_face, rng)
         self.name = f"{still.source or 'still'}#{index}"
@@ -87,6 +87,9 @@ class StillClip(VideoSequence):
         self.views = _camera_path(still.boxes[face], videos.frames, videos.face_range, videos.motion, rng)
         self.boxes = _boxes_in_view(still.boxes[face], self.views, videos.size)
         self._still: np.ndarray | None = still.image
+
+    def _record(self) -> FaceImage:
+        return self.videos.source[self.index % len(self.videos.source)]
 
     def _affine(self, index: int) -> np.ndarray:
         """The 2x3 map from still pixels to frame ``index``'s pixels."""
@@ -98,7 +101,7 @@ class StillClip(VideoSequence):
 
     def _read(self, index: int) -> np.ndarray:
         if self._still is None:
-            self._still = self.videos.source[self.index % len(self.videos.source)].image
+            self._still = self._record().image
         size = self.videos.size
         frame = cv2.warpAffine(
             self._still, self._affine(index), (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
