@@ -18,8 +18,9 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 import facebox  # noqa: F401  (registers the environments)
 from facebox.agents.exploration import GuidedDQN
 from facebox.agents.policies import POLICIES, model_policy
-from facebox.agents.vec_env import TorchFreeSubprocVecEnv
+from facebox.agents.vec_env import BatchedVecEnv, TorchFreeSubprocVecEnv
 from facebox.config import ConfigError, lookup
+from facebox.envs.batched import accepts_batching
 from facebox.envs.data.sources import held_out
 from facebox.envs.vector import EnvFactory
 from facebox.runs import find_config, load_run_config
@@ -50,17 +51,34 @@ def algorithm_kwargs(hyperparams: Mapping) -> dict[str, Any]:
     return kwargs
 
 
-def make_venv(env_id: str, n_envs: int, seed: int, env_kwargs: Mapping | None) -> VecEnv:
-    """``n_envs`` seeded copies (env ``i`` seeded ``seed + i``), in subprocesses when more than one.
+VEC_ENVS = ("auto", "batched", "subprocess")
+
+
+def make_venv(env_id: str, n_envs: int, seed: int, env_kwargs: Mapping | None, kind: str = "auto") -> VecEnv:
+    """``n_envs`` seeded copies (env ``i`` seeded ``seed + i``): ``batched`` in this process as one
+    :class:`~facebox.envs.batched.BatchedLocalizationEnv` (the env's ``vector_entry_point``), or ``subprocess``
+    workers; ``auto`` takes the batched env when the env has one that accepts the config, since it is faster
+    (docs/experiments.md, "17.3 PPO training speed"). Both give the same observations.
 
     The factory is the env's registered spec (as in the RL Zoo), which pickles without a registry lookup in the
     subprocess. One env runs in-process as SB3 makes it; several run in :class:`TorchFreeSubprocVecEnv` workers,
-    which do not import torch, with the same seeding and episode statistics, so the same observations.
+    which do not import torch, with the same seeding and episode statistics.
     """
+    lookup(dict.fromkeys(VEC_ENVS), kind, "vec env kind")
     spec, kwargs = gym.spec(env_id), dict(env_kwargs or {})
-    if n_envs == 1:
+    batchable = spec.vector_entry_point is not None and accepts_batching(kwargs.get("config"))
+    if kind == "batched" and not batchable:
+        raise ConfigError(f"vec env kind: expected an env and config the batched env takes, got {env_id} {kwargs}")
+    if kind == "batched" or (kind == "auto" and batchable and n_envs > 1):
+        batched = gym.make_vec(
+            env_id, num_envs=n_envs, vectorization_mode="vector_entry_point", autoreset_mode="SameStep", **kwargs
+        )
+        venv = BatchedVecEnv(batched)
+        venv.action_space.seed(seed)  # as make_vec_env seeds env 0's, which SB3's vec envs expose
+    elif n_envs == 1:
         return make_vec_env(spec.make, n_envs=1, seed=seed, env_kwargs=kwargs, vec_env_cls=DummyVecEnv)
-    venv = TorchFreeSubprocVecEnv([EnvFactory(spec, kwargs, action_seed=seed + i) for i in range(n_envs)])
+    else:
+        venv = TorchFreeSubprocVecEnv([EnvFactory(spec, kwargs, action_seed=seed + i) for i in range(n_envs)])
     venv.seed(seed)  # the seeds of the first reset, as make_vec_env sets them
     return venv
 

@@ -45,6 +45,10 @@ class ActionType(Configurable):
         self.terminal_action = next(i for i, (_, c) in enumerate(self.table) if c is None)
         coeffs = np.array([self.table[i][1] for i in self.moves], dtype=np.float64)  # [M, 2, 4]
         self._cx, self._cy = coeffs[:, 0, :], coeffs[:, 1, :]
+        if self._cx[:, 1::2].any() or self._cy[:, 0::2].any():
+            raise ValueError(f"{type(self).__name__}: a move must step x1, x2 by the width and y1, y2 by the height")
+        # One coefficient per coordinate (the other term is an exact 0): the step is coefficient x (sx, sy, sx, sy).
+        self._coeff = self._cx + self._cy
 
     def space(self) -> spaces.Space:
         return spaces.Discrete(len(self.table))
@@ -86,9 +90,9 @@ class ActionType(Configurable):
 
     def candidate_boxes(self, box: np.ndarray, bounds: tuple[float, float, float]) -> np.ndarray:
         """Boxes ``[..., M, 4]`` that each move would give from ``box [..., 4]`` (any batch shape)."""
-        sx, sy = self._steps(box)
-        step = self._cx * sx[..., None, None] + self._cy * sy[..., None, None]
-        return legalize(box[..., None, :] + step, *bounds)
+        size = box[..., 2:] - box[..., :2]
+        step = np.maximum(self.config["alpha"] * size, self.config["min_step"])  # as _steps, in two numpy calls
+        return legalize(box[..., None, :] + self._coeff * np.concatenate([step, step], axis=-1)[..., None, :], *bounds)
 
     def apply(
         self, box: np.ndarray, action, bounds: tuple[float, float, float], candidates: np.ndarray | None = None

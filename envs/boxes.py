@@ -9,13 +9,17 @@ import numpy as np
 
 __all__ = ["center_error", "inclusive_to_xyxy", "iou", "legalize", "xywh_to_xyxy"]
 
+_clip = np._core.umath.clip  # the ufunc itself: np.clip's Python wrapper costs more than the clipping of a few boxes
+
 
 def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of boxes ``a [N, 4]`` and ``b [M, 4]`` -> ``[N, M]`` (a single box may be 1-D)."""
+    """Pairwise IoU of boxes ``a [..., N, 4]`` and ``b [..., M, 4]`` -> ``[..., N, M]``, batch dimensions broadcast
+    (a single box may be 1-D): one env's box against its faces, or a batched env's boxes against each env's faces."""
     # Corners as (lo, hi) x (x, y) pairs and raw ufuncs: this runs on a handful of boxes every env step,
     # where the number of numpy calls, not the arithmetic, sets the cost.
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 1, 2, 2)
-    b = np.asarray(b, dtype=np.float64).reshape(1, -1, 2, 2)
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    a = a.reshape(*a.shape[:-1] or (1,), 1, 2, 2)
+    b = b.reshape(*b.shape[:-2], 1, -1, 2, 2)
     overlap = np.maximum(np.minimum(a[..., 1, :], b[..., 1, :]) - np.maximum(a[..., 0, :], b[..., 0, :]), 0.0)
     inter = overlap[..., 0] * overlap[..., 1]
     size_a, size_b = a[..., 1, :] - a[..., 0, :], b[..., 1, :] - b[..., 0, :]
@@ -25,14 +29,19 @@ def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def legalize(boxes: np.ndarray, width: float, height: float, min_size: float) -> np.ndarray:
     """Make boxes fit the image: each side at least ``min_size`` and at most the image, and shift (not clip)
-    a box that crosses an edge back inside, so that a translation never also shrinks the box.
+    a box that crosses an edge back inside, so that a translation never also shrinks the box. ``width`` and ``height``
+    may be arrays that broadcast against the boxes' batch dimensions (a batched env's images differ in size).
     """
     boxes = np.asarray(boxes, dtype=np.float64)
     corners = boxes.reshape(*boxes.shape[:-1], 2, 2)
     lo, hi = corners[..., 0, :], corners[..., 1, :]
-    limit = np.array([width, height])
-    size = np.minimum(np.maximum(hi - lo, np.minimum(min_size, limit)), limit)
-    start = np.minimum(np.maximum((lo + hi - size) * 0.5, 0.0), limit - size)
+    if isinstance(width, np.ndarray) or isinstance(height, np.ndarray):
+        limit = np.stack(np.broadcast_arrays(width, height), axis=-1)  # per-image bounds [..., 2]
+    else:
+        limit = np.array([width, height], dtype=np.float64)
+    # clip(x, lo, hi) selects exactly as minimum(maximum(x, lo), hi) for lo <= hi, in one call.
+    size = _clip(hi - lo, np.minimum(min_size, limit), limit)
+    start = _clip((lo + hi - size) * 0.5, 0.0, limit - size)
     return np.concatenate([start, start + size], axis=-1)
 
 

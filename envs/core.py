@@ -22,9 +22,32 @@ from facebox.envs.actions import ACTION_TYPES, ActionType
 from facebox.envs.boxes import iou
 from facebox.envs.observations import OBSERVATION_TYPES, ObservationType, Pyramid
 
-__all__ = ["BoxEnv"]
+__all__ = ["BoxEnv", "box_ious", "positive_mask"]
 
 _TYPED_SECTIONS = ("observation", "action")
+
+
+def box_ious(
+    action_type: ActionType, box: np.ndarray, bounds: tuple, targets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every move's box from ``box [..., 4]``, and the best target, the IoU with it and each move's best IoU
+    against ``targets [..., T, 4]``: one env's state (no batch dimensions) or a batched env's (``[N]``), in the
+    same arithmetic, so that a batched env's transitions are its single envs' bit for bit.
+    """
+    candidates = action_type.candidate_boxes(box, bounds)
+    ious = iou(np.concatenate([box[..., None, :], candidates], axis=-2), targets)
+    first = ious[..., 0, :]
+    return candidates, first.argmax(axis=-1), first.max(axis=-1), ious[..., 1:, :].max(axis=-1)
+
+
+def positive_mask(action_type: ActionType, candidate_ious: np.ndarray, now, ending_is_right) -> np.ndarray:
+    """``info["positive_actions"]`` from each move's IoU ``[..., M]``, the box's IoU and whether ending now is right
+    (scalars or ``[...]`` arrays)."""
+    now = np.asarray(now)
+    mask = np.zeros((*now.shape, len(action_type.table)), dtype=bool)
+    mask[..., action_type.moves] = candidate_ious > now[..., None] + 1e-9
+    mask[..., action_type.terminal_action] = ending_is_right
+    return mask
 
 
 class BoxEnv(gym.Env, ABC):
@@ -149,11 +172,10 @@ class BoxEnv(gym.Env, ABC):
         """IoU of the box and of every move's box, in one call: the step's hot path. The move boxes are
         kept for ``positive_actions`` and for applying the next move without recomputing it.
         """
-        self.candidates = self.action_type.candidate_boxes(self.box, self.bounds)
-        ious = iou(np.concatenate([self.box[None], self.candidates]), self.targets)
-        self.best_target = int(np.argmax(ious[0]))
-        self.iou = float(ious[0, self.best_target])
-        self.candidate_ious = ious[1:].max(axis=1)
+        self.candidates, best, now, self.candidate_ious = box_ious(
+            self.action_type, self.box, self.bounds, self.targets
+        )
+        self.best_target, self.iou = int(best), float(now)
 
     def history_vector(self) -> np.ndarray:
         return self.history.reshape(-1).copy()
@@ -193,11 +215,7 @@ class BoxEnv(gym.Env, ABC):
         """Boolean mask over the discrete action table: moves that raise the IoU, and the terminal action
         when ending now is rewarded — what Caicedo's guided exploration samples from.
         """
-        at = self.action_type
-        mask = np.zeros(len(at.table), dtype=bool)
-        mask[list(at.moves)] = self.candidate_ious > self.iou + 1e-9
-        mask[at.terminal_action] = self.ending_is_right
-        return mask
+        return positive_mask(self.action_type, self.candidate_ious, self.iou, self.ending_is_right)
 
     def _info(self, rewards: dict[str, float]) -> dict[str, Any]:
         """The step's info: the same keys with the same shapes and dtypes at every step, reset included, since

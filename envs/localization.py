@@ -13,7 +13,7 @@ from facebox.envs.core import BoxEnv
 from facebox.envs.data import FaceDataset, FaceImage, open_dataset
 from facebox.envs.data.cache import with_cache
 
-__all__ = ["FaceLocalizationEnv", "TARGET_POLICIES", "START_POLICIES"]
+__all__ = ["FaceLocalizationEnv", "TARGET_POLICIES", "START_POLICIES", "localization_rewards"]
 
 TARGET_POLICIES = ("largest", "random", "any")
 START_POLICIES = ("image", "random")
@@ -154,6 +154,12 @@ class FaceLocalizationEnv(BoxEnv):
         return self.iou >= self.config["tau"]
 
     def _rewards(self, terminal: bool, iou_before: float) -> dict[str, float]:
-        if terminal:
-            return {"move": 0.0, "trigger": self.config["eta"] * (1.0 if self._terminal_is_positive() else -1.0)}
-        return {"move": float(np.sign(round(self.iou - iou_before, 9))), "trigger": 0.0}
+        move, trigger = localization_rewards(terminal, self.iou, iou_before, self.config["eta"], self.config["tau"])
+        return {"move": float(move), "trigger": float(trigger)}
+
+
+def localization_rewards(terminal, now, before, eta: float, tau: float) -> tuple[np.ndarray, np.ndarray]:
+    """The ``move`` and ``trigger`` rewards of a step (scalars, or arrays for a batched env): the sign of the IoU
+    change (rounded, so that float noise is no change) for a move, ``+-eta`` by ``IoU >= tau`` for the trigger."""
+    move = np.where(terminal, 0.0, np.sign(np.round(np.subtract(now, before), 9)))
+    return move, np.where(terminal, np.where(np.greater_equal(now, tau), eta, -eta), 0.0)

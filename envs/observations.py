@@ -33,13 +33,15 @@ __all__ = [
 
 class Pyramid:
     """An image and its successive halvings, so a crop is sampled from a level near its output resolution
-    (bilinear warping straight from a large image would alias; the pyramid is built once per image).
+    (bilinear warping straight from a large image would alias). A level is built the first time a crop needs it:
+    most episodes never zoom out far enough to use the small ones, and every reset brings a new image.
     """
 
     def __init__(self, image: np.ndarray, smallest: int = 16) -> None:
         self.levels = [image]
-        while min(self.levels[-1].shape[:2]) >= 2 * smallest:
-            self.levels.append(cv2.pyrDown(self.levels[-1]))
+        self.depth, side = 1, min(image.shape[:2])  # the number of levels: halve while the side is >= 2 * smallest
+        while side >= 2 * smallest:
+            self.depth, side = self.depth + 1, (side + 1) // 2  # pyrDown's output size
 
     def crop(self, box: np.ndarray, size: int, context: float) -> np.ndarray:
         """Warp ``box`` enlarged by ``context`` of its size on each side to ``size x size``; outside is black.
@@ -52,7 +54,9 @@ class Pyramid:
         w, h = box[2] - box[0], box[3] - box[1]
         x1, y1 = box[0] - context * w, box[1] - context * h
         cw, ch = w * (1 + 2 * context), h * (1 + 2 * context)
-        level = min(int(math.log2(max(min(cw, ch) / size, 1.0))), len(self.levels) - 1)
+        level = min(int(math.log2(max(min(cw, ch) / size, 1.0))), self.depth - 1)
+        while len(self.levels) <= level:
+            self.levels.append(cv2.pyrDown(self.levels[-1]))
         scale = 0.5**level
         sx, sy = size / (cw * scale), size / (ch * scale)
         m = np.array([[sx, 0.0, scale * (0.5 - x1) * sx - 0.5], [0.0, sy, scale * (0.5 - y1) * sy - 0.5]])

@@ -12,6 +12,7 @@ __all__ = ["ENV_SPECS", "register_envs"]
 ENV_SPECS: dict[str, dict] = {
     "facebox/FaceLocalization-v0": {
         "entry_point": "facebox.envs.localization:FaceLocalizationEnv",
+        "vector_entry_point": "facebox.envs.batched:BatchedLocalizationEnv",
         "max_episode_steps": 40,
     },
     "facebox/FaceLocalizationContinuous-v0": {

@@ -9,6 +9,9 @@ them. Images past the limit are decoded at each use, as without a cache. The fil
 paths, sizes and modification times and the limit, so a changed image makes a new file, and it is written to a
 temporary name and renamed (under a lock, so workers starting together decode it once), so a reader never sees a
 half-written file.
+
+Images a source draws (synthetic) have no file to map: :class:`RenderedImages` keeps them in the process instead,
+within the same limit (after the files'), since drawing one costs as much as decoding a photo.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import fcntl
 import hashlib
 import json
 import os
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +28,9 @@ import numpy as np
 from facebox.envs.data.images import read_image
 from facebox.envs.data.mixture import MixedDataset
 from facebox.envs.data.record import FaceDataset, FaceImage, ListDataset
+from facebox.envs.data.synthetic import SyntheticFaces
 
-__all__ = ["CachedImages", "cache_directory", "with_cache"]
+__all__ = ["CachedImages", "RenderedImages", "cache_directory", "with_cache"]
 
 VERSION = 1
 
@@ -38,19 +43,64 @@ def cache_directory() -> Path:
 
 
 def with_cache(dataset: FaceDataset, limit_mb: float, directory: Path | None = None) -> FaceDataset:
-    """``dataset`` with its image files' pixels cached (a mixture's file sources in order, sharing the limit);
-    sources that draw their images (synthetic) are returned as they are."""
+    """``dataset`` with its image files' pixels cached (a mixture's file sources in order, sharing the limit), and
+    the images a source draws (synthetic) kept in this process's :class:`RenderedImages` cache within what is left.
+    """
     directory = directory or cache_directory()
     if isinstance(dataset, ListDataset):
         return CachedImages(dataset, limit_mb, directory)
+    if isinstance(dataset, SyntheticFaces):
+        return RenderedImages(dataset, limit_mb)
     if isinstance(dataset, MixedDataset):
-        sources, left = [], limit_mb
-        for source in dataset.sources:
-            source = with_cache(source, left, directory) if left > 0 else source
-            left -= source.cached_mb if isinstance(source, CachedImages) else 0
-            sources.append(source)
+        sources, left = list(dataset.sources), limit_mb
+        for i, source in enumerate(sources):  # file sources first: their cache is shared by every process
+            if isinstance(source, ListDataset) and left > 0:
+                sources[i] = with_cache(source, left, directory)
+                left -= sources[i].cached_mb
+        for i, source in enumerate(sources):
+            if isinstance(source, SyntheticFaces) and left > 0:
+                sources[i] = RenderedImages(source, left)
         return MixedDataset(sources, list(dataset.probabilities), dataset.names)
     return dataset
+
+
+class RenderedImages(FaceDataset):
+    """A procedural source whose drawn images are kept, least recently used first out, in one cache per process
+    that holds at most the largest ``limit_mb`` any env of the process asked for (every env of a batched env or of a
+    trainer's in-process collection shares it).
+
+    Why: an image costs ~0.9 ms to draw (128 px) against ~0.05 ms for an env step, and evaluations replay the same
+    images for every policy they compare. Images are pure functions of the source's parameters and the index, so a
+    cached one is the image drawn again, bit for bit; it is read-only, so that no user can change it for the next.
+    """
+
+    _images: OrderedDict[tuple, FaceImage] = OrderedDict()
+    _limit, _used = 0, 0
+
+    def __init__(self, dataset: SyntheticFaces, limit_mb: float) -> None:
+        self.dataset, self.limit_mb = dataset, float(limit_mb)
+        self._key = (type(dataset).__name__, *sorted(vars(dataset).items()))
+        RenderedImages._limit = max(RenderedImages._limit, int(limit_mb * 2**20))
+
+    def __repr__(self) -> str:
+        return f"RenderedImages({self.dataset!r}, limit_mb={self.limit_mb:g})"
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> FaceImage:
+        cls, key = RenderedImages, (self._key, self._check_index(index))
+        record = cls._images.get(key)
+        if record is not None:
+            cls._images.move_to_end(key)
+            return record
+        record = self.dataset[key[1]]
+        record.image.setflags(write=False)
+        cls._images[key] = record
+        cls._used += record.image.nbytes
+        while cls._used > cls._limit:
+            cls._used -= cls._images.popitem(last=False)[1].image.nbytes
+        return record
 
 
 class CachedImages(ListDataset):

@@ -1,4 +1,5 @@
-"""make_venv's subprocess workers: no torch in them, SB3's observations, and worker errors that reach the caller."""
+"""make_venv's vec envs: SB3's observations from the batched env and from the subprocess workers; no torch in the
+workers, and worker errors that reach the caller."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from stable_baselines3.common.vec_env import SubprocVecEnv  # noqa: E402
 from tiny_agents import ENV_ID, TINY_ENV, tiny_ppo  # noqa: E402
 
 from facebox.agents.models import make_venv  # noqa: E402
-from facebox.agents.vec_env import EnvWorkerError  # noqa: E402
+from facebox.agents.vec_env import BatchedVecEnv, EnvWorkerError, TorchFreeSubprocVecEnv  # noqa: E402
+from facebox.config import ConfigError  # noqa: E402
 
 
 def torch_loaded(venv) -> list[bool]:
@@ -31,7 +33,7 @@ def torch_loaded(venv) -> list[bool]:
 
 @pytest.fixture
 def venv():
-    venv = make_venv(ENV_ID, 2, 0, TINY_ENV)
+    venv = make_venv(ENV_ID, 2, 0, TINY_ENV, kind="subprocess")
     yield venv
     venv.close()
 
@@ -50,9 +52,10 @@ def test_workers_do_not_import_torch(venv):
     assert torch_loaded(venv) == [False, False]
 
 
-def test_observations_match_sb3_subproc_vec_env():
+@pytest.mark.parametrize("kind", ["batched", "subprocess"])
+def test_observations_match_sb3_subproc_vec_env(kind):
     kwargs = {"n_envs": 3, "seed": 7, "env_kwargs": TINY_ENV}
-    ours = make_venv(ENV_ID, 3, 7, TINY_ENV)
+    ours = make_venv(ENV_ID, 3, 7, TINY_ENV, kind=kind)
     theirs = make_vec_env(gym.spec(ENV_ID).make, vec_env_cls=SubprocVecEnv, **kwargs)
     try:
         assert ours.action_space.sample() == theirs.action_space.sample()  # seeded alike in the worker
@@ -88,7 +91,9 @@ def test_observations_match_sb3_subproc_vec_env():
         theirs.close()
 
 
-def test_sb3_logs_episodes_and_evaluates_as_with_monitor(venv):
+@pytest.mark.parametrize("kind", ["batched", "subprocess"])
+def test_sb3_logs_episodes_and_evaluates_as_with_monitor(kind):
+    venv = make_venv(ENV_ID, 2, 0, TINY_ENV, kind=kind)
     assert venv.env_is_wrapped(Monitor) == [True, True]
     model = tiny_ppo(venv)
     model.learn(128)
@@ -98,7 +103,24 @@ def test_sb3_logs_episodes_and_evaluates_as_with_monitor(venv):
         warnings.simplefilter("error")  # SB3 warns when the env is not Monitor-wrapped
         rewards, lengths = evaluate_policy(model, venv, n_eval_episodes=2, return_episode_rewards=True)
     assert len(rewards) == 2 and all(1 <= n <= 40 for n in lengths)
-    assert torch_loaded(venv) == [False, False]
+    if kind == "subprocess":
+        assert torch_loaded(venv) == [False, False]
+    venv.close()
+
+
+def test_auto_batches_the_localization_env_unless_its_config_cannot_be():
+    batched = make_venv(ENV_ID, 2, 0, TINY_ENV)
+    continuous = {"config": {**TINY_ENV["config"], "action": {"type": "continuous"}}}
+    workers = make_venv(ENV_ID, 2, 0, continuous)
+    try:
+        assert isinstance(batched, BatchedVecEnv) and isinstance(workers, TorchFreeSubprocVecEnv)
+    finally:
+        batched.close()
+        workers.close()
+    with pytest.raises(ConfigError, match="vec env kind"):
+        make_venv(ENV_ID, 2, 0, continuous, kind="batched")
+    with pytest.raises(ConfigError, match="vec env kind"):
+        make_venv(ENV_ID, 2, 0, TINY_ENV, kind="threads")
 
 
 @pytest.mark.timeout(60)
@@ -138,11 +160,13 @@ def test_a_corrupt_image_in_a_worker_names_the_file(tmp_path):
     (tmp_path / "faces.csv").write_text("image,x0,y0,x1,y1\nbad.png,10,10,50,50\n")
     config = {**TINY_ENV["config"], "dataset": f"csv:{tmp_path / 'faces.csv'}"}
     with pytest.raises(EnvWorkerError, match="bad.png"):  # at construction or at the first reset
-        venv = make_venv(ENV_ID, 2, 0, {"config": config})
+        venv = make_venv(ENV_ID, 2, 0, {"config": config}, kind="subprocess")
         try:
             venv.reset()
         finally:
             venv.close()
+    with pytest.raises(ValueError, match="bad.png"):  # in process: at construction, as the single env
+        make_venv(ENV_ID, 2, 0, {"config": config}, kind="batched")
 
 
 @pytest.mark.timeout(60)
