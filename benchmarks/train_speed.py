@@ -15,6 +15,7 @@ the same run, is the ceiling. The machine may be shared, so compare rows of one 
 
     python -m facebox.benchmarks.train_speed                       # PPO and DQN, every encoder
     python -m facebox.benchmarks.train_speed --algo ppo --encoder cnn course --steps 8192
+    python -m facebox.benchmarks.train_speed --algo ppo --encoder cnn --vec-env batched subprocess
     python -m facebox.benchmarks.train_speed --algo ppo --encoder cnn --pretrained runs/perception/backbone.pt
 """
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import itertools
 import time
 from collections.abc import Mapping
 
@@ -32,7 +34,7 @@ import facebox  # noqa: F401  (registers the environments)
 from facebox.agents.encoders import SCRATCH_ENCODERS
 from facebox.agents.hyperparams import load_hyperparams, warm_start_options
 from facebox.agents.imitation import freeze_encoders
-from facebox.agents.models import ALGOS, build_model, make_venv
+from facebox.agents.models import ALGOS, VEC_ENVS, build_model, make_venv
 from facebox.agents.train import DEFAULT_ENV, keep_freed_memory
 
 __all__ = ["env_steps_per_second", "training_fps", "main"]
@@ -61,10 +63,12 @@ def training_fps(
     seed: int = 0,
     frozen: bool = False,
     encoder_kwargs: Mapping | None = None,
+    vec_env: str = "auto",
 ) -> float:
     """Env steps per second of ``model.learn(steps)`` after ``learn(warmup)``, the YAML's settings otherwise;
     ``frozen`` trains with the encoder frozen, as after a warm start with ``freeze: true``; ``encoder_kwargs``
-    replace the YAML's encoder options (``course`` takes none, ``pretrained`` its checkpoint).
+    replace the YAML's encoder options (``course`` takes none, ``pretrained`` its checkpoint); ``vec_env`` is
+    :func:`make_venv`'s kind.
     """
     if encoder == "course":
         encoder, encoder_kwargs = "cnn", {}
@@ -73,7 +77,7 @@ def training_fps(
     else:  # swapped in whole: the YAML's options mean nothing to another encoder's
         hp = copy.deepcopy(load_hyperparams(algo, DEFAULT_ENV))
         hp["policy_kwargs"].update(encoder=encoder, encoder_kwargs=dict(encoder_kwargs))
-    venv = make_venv(DEFAULT_ENV, int(hp.get("n_envs", 1)), seed, hp.get("env_kwargs"))
+    venv = make_venv(DEFAULT_ENV, int(hp.get("n_envs", 1)), seed, hp.get("env_kwargs"), kind=vec_env)
     try:
         model = build_model(algo, hp, venv, seed)
         if frozen:
@@ -96,6 +100,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
         "--frozen", action=argparse.BooleanOptionalAction, help="encoder frozen during RL (default: as the YAML)"
     )
     parser.add_argument("--pretrained", metavar="CHECKPOINT", help="perception checkpoint for the pretrained rows")
+    parser.add_argument(
+        "--vec-env", nargs="+", choices=VEC_ENVS, default=["auto"], help="make_venv kinds to time (batched, subprocess)"
+    )
     args = parser.parse_args(argv)
     # One thread and freed memory kept, as facebox.agents.train runs: small batches gain little from a second
     # thread, and with the env subprocesses on the other core OpenMP's barrier would wait on descheduled threads.
@@ -104,7 +111,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     if not args.pretrained and "ppo" in args.algo:
         print("pretrained rows skipped: give --pretrained CHECKPOINT (a perception checkpoint) to time them")
     rows = []
-    print(f"{'algo':5} {'encoder':23} {'frozen':6} {'env steps/s':>11} {'train fps':>9} {'vs env':>7}")
+    print(f"{'algo':5} {'encoder':23} {'frozen':6} {'vec env':10} {'env steps/s':>11} {'train fps':>9} {'vs env':>7}")
     for algo in args.algo:
         hp = load_hyperparams(algo, DEFAULT_ENV)
         env_sps = env_steps_per_second(hp.get("env_kwargs") or {})
@@ -116,12 +123,16 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
                 (f"pretrained ({name})", "pretrained", {"checkpoint": args.pretrained, "freeze": freeze}, freeze)
                 for name, freeze in (("frozen", True), ("fine-tuned", False))
             ]
-        for name, encoder, options, frozen_run in runs:
-            fps = training_fps(algo, encoder, args.steps, args.warmup, frozen=frozen_run, encoder_kwargs=options)
-            rows.append(
-                {"algo": algo, "encoder": name, "frozen": frozen_run, "env_steps_per_s": env_sps, "train_fps": fps}
+        for (name, encoder, options, frozen_run), kind in itertools.product(runs, args.vec_env):
+            fps = training_fps(
+                algo, encoder, args.steps, args.warmup, frozen=frozen_run, encoder_kwargs=options, vec_env=kind
             )
-            print(f"{algo:5} {name:23} {frozen_run!s:6} {env_sps:11.0f} {fps:9.0f} {fps / env_sps:7.1%}", flush=True)
+            row = {"algo": algo, "encoder": name, "frozen": frozen_run, "vec_env": kind, "env_steps_per_s": env_sps}
+            rows.append({**row, "train_fps": fps})
+            print(
+                f"{algo:5} {name:23} {frozen_run!s:6} {kind:10} {env_sps:11.0f} {fps:9.0f} {fps / env_sps:7.1%}",
+                flush=True,
+            )
     return rows
 
 

@@ -12,10 +12,12 @@ done by each sub-env's own code (:class:`FaceLocalizationEnv`), whose box and hi
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from gymnasium.envs.registration import EnvSpec
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
@@ -27,6 +29,12 @@ from facebox.envs.localization import FaceLocalizationEnv, localization_rewards
 __all__ = ["BatchedLocalizationEnv", "accepts_batching"]
 
 _MODES = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP)
+_VECTOR_KWARGS = (
+    "num_envs",
+    "vectorization_mode",
+    "autoreset_mode",
+    "max_episode_steps",
+)  # make_vec's, not the single env's
 
 
 def accepts_batching(config: Mapping | None) -> bool:
@@ -87,6 +95,7 @@ class BatchedLocalizationEnv(VectorEnv):
             mode = None
         if mode not in _MODES:
             raise ConfigError(f"autoreset_mode: expected one of {[m.value for m in _MODES]}, got {autoreset_mode!r}")
+        self._spec: EnvSpec | None = None
         self.envs = [FaceLocalizationEnv(config, render_mode, base_config) for _ in range(num_envs)]
         first = self.envs[0]
         if isinstance(first.action_type, ContinuousActions):  # what accepts_batching rules out
@@ -115,6 +124,21 @@ class BatchedLocalizationEnv(VectorEnv):
         self._last: list[str | None] = [None] * n
 
     # -- Gymnasium's VectorEnv ------------------------------------------------------------------------------
+    @property
+    def spec(self) -> EnvSpec | None:
+        return self._spec
+
+    @spec.setter
+    def spec(self, spec: EnvSpec | None) -> None:
+        """``make_vec`` sets the vector env's spec; each sub-env gets the single env's, as ``gym.make`` would give it,
+        so that ``get_attr("spec")`` answers what a sub-env of a Sync or SB3 vec env answers (a warm start makes its
+        demonstration envs from it)."""
+        self._spec = spec
+        if spec is not None:
+            kwargs = {k: v for k, v in spec.kwargs.items() if k not in _VECTOR_KWARGS}
+            for env in self.envs:
+                env.spec = dataclasses.replace(spec, kwargs=kwargs)
+
     def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict | None = None):
         seeds = _seeds(seed, self.num_envs)
         super().reset(seed=seeds[0])

@@ -72,3 +72,14 @@ def test_freeze_keeps_the_warm_encoder_fixed_during_rl_also_after_a_resume():
     assert all(torch.equal(a, b) for a, b in zip(encoder, extractor.parameters(), strict=True))
     assert not all(torch.equal(a, b) for a, b in zip(actor, head.parameters(), strict=True))  # RL still learns
     venv.close()
+
+
+def test_the_warm_start_and_rl_learn_the_same_on_the_batched_env_as_on_workers():
+    weights = {}
+    for kind in ("batched", "subprocess"):
+        venv = make_venv(ENV_ID, 2, 0, TINY_ENV, kind=kind)
+        model = tiny_ppo(venv)
+        model.learn(128, callback=BehaviourCloning(steps=100, rounds=1, epochs=1, n_envs=2, verbose=0))
+        weights[kind] = [p.detach().clone() for p in model.policy.parameters()]
+        venv.close()
+    assert all(torch.equal(a, b) for a, b in zip(weights["batched"], weights["subprocess"], strict=True))

@@ -22,3 +22,19 @@ def test_times_rl_with_the_encoder_frozen_when_asked(monkeypatch, flag):
     rows = train_speed.main(["--algo", "dqn", "--encoder", "cnn", "--steps", "1", "--warmup", "1", flag])
     assert rows[0]["frozen"] is (flag == "--frozen")
     assert len(frozen_policies) == (flag == "--frozen")
+
+
+def test_times_each_vec_env_kind_it_is_given(monkeypatch):
+    made = []
+
+    def recording(*args, **kwargs):
+        venv = real(*args, **kwargs)
+        made.append(type(venv).__name__)
+        return venv
+
+    real = train_speed.make_venv
+    monkeypatch.setattr(train_speed, "make_venv", recording)
+    argv = ["--algo", "dqn", "--encoder", "cnn", "--steps", "1", "--warmup", "1", "--vec-env", "batched", "subprocess"]
+    rows = train_speed.main(argv)
+    assert [r["vec_env"] for r in rows] == ["batched", "subprocess"]
+    assert made[0] == "BatchedVecEnv" and made[1] != "BatchedVecEnv"

@@ -134,3 +134,15 @@ def test_seeds_as_a_list_must_match_the_envs():
     np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="a list of 2 seeds"):
         envs.reset(seed=[1, 2, 3])
+
+
+def test_each_sub_env_has_the_single_env_spec_that_gym_make_rebuilds():
+    envs = batched(3, SMALL, autoreset_mode=AutoresetMode.SAME_STEP)
+    assert envs.spec.kwargs["num_envs"] == 3
+    spec = envs.unwrapped.envs[1].spec
+    assert spec.id == ENV_ID and spec.max_episode_steps == 40 and spec.kwargs == {"config": SMALL}
+    single = gym.make(spec)
+    assert (
+        isinstance(single.unwrapped, type(envs.unwrapped.envs[0]))
+        and single.unwrapped.config["observation"]["size"] == 16
+    )

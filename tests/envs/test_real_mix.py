@@ -17,7 +17,7 @@ from facebox.config import ConfigError
 from facebox.envs.augment import Augmentation
 from facebox.envs.data import ListDataset, open_dataset
 from facebox.envs.data import cache as cache_module
-from facebox.envs.data.cache import CachedImages, with_cache
+from facebox.envs.data.cache import CachedImages, RenderedImages, with_cache
 from facebox.envs.data.mixture import MixedDataset
 
 ENV = "facebox/FaceLocalization-v0"
@@ -158,7 +158,7 @@ def test_the_env_caches_the_file_sources_of_a_mixture(tmp_path, monkeypatch):
     spec = write_set(tmp_path / "set", 3)
     env = gym.make(ENV, config={"dataset": {"synthetic": 1, spec: 1}, "image_cache": 1, "target": "any"})
     sources = env.unwrapped.dataset.sources
-    assert not isinstance(sources[0], ListDataset) and isinstance(sources[1], CachedImages)
+    assert isinstance(sources[0], RenderedImages) and isinstance(sources[1], CachedImages)  # files' cache first
     assert len(list((tmp_path / "cache").glob("*.u8"))) == 1
     seen = {env.reset(seed=s)[1]["target"].tobytes() for s in range(12)}
     assert len(seen) > 3  # synthetic and real episodes
