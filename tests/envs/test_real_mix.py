@@ -15,8 +15,8 @@ import pytest
 import facebox  # noqa: F401
 from facebox.config import ConfigError
 from facebox.envs.augment import Augmentation
-from facebox.envs.data import open_dataset
 from facebox.envs.data import cache as cache_module
+from facebox.envs.data import open_dataset
 from facebox.envs.data.cache import CachedImages, RenderedImages, with_cache
 from facebox.envs.data.mixture import MixedDataset
 
