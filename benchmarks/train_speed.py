@@ -11,7 +11,8 @@ input must be the YAML's glimpse size), its backbone frozen and fine-tuned: what
 against the scratch encoders; ``--frozen`` does not apply to them, each row says how it trains.
 Frames per second are env steps per wall-clock second of ``model.learn`` after a warm-up ``learn`` (which pays
 for model building, the first rollout and allocator growth); the env's own random-action steps/s, measured in
-the same run, is the ceiling. The machine may be shared, so compare rows of one run rather than absolute numbers.
+the same run, is the reference (the batched env can beat one env's rate). The machine may be shared, so compare
+rows of one run rather than absolute numbers.
 
     python -m facebox.benchmarks.train_speed                       # PPO and DQN, every encoder
     python -m facebox.benchmarks.train_speed --algo ppo --encoder cnn course --steps 8192
@@ -43,7 +44,7 @@ ENCODER_CHOICES = (*SCRATCH_ENCODERS, "course")
 
 
 def env_steps_per_second(env_kwargs: dict, steps: int = 3000, seed: int = 0) -> float:
-    """Random-action steps/s of one env instance (resets included): the ceiling for any training fps."""
+    """Random-action steps/s of one env instance (resets included): the reference for the training fps."""
     env = gym.make(DEFAULT_ENV, **env_kwargs)
     env.reset(seed=seed)
     env.action_space.seed(seed)
