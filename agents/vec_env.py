@@ -104,7 +104,7 @@ class BatchedVecEnv(VecEnv):
         infos = []
         for i in range(self.num_envs):
             if not dones[i]:
-                infos.append(_row(info, i))
+                infos.append({**_row(info, i), "TimeLimit.truncated": False})
                 continue
             row = _row(info["final_info"], i)
             row["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
@@ -113,8 +113,6 @@ class BatchedVecEnv(VecEnv):
             self._returns[i], self._lengths[i] = 0.0, 0
             self.reset_infos[i] = _row(info, i)
             infos.append(row)
-        for row in infos:
-            row.setdefault("TimeLimit.truncated", False)
         return obs, rewards, dones, infos
 
     def _elapsed(self) -> float:

@@ -83,15 +83,13 @@ class ActionType(Configurable):
                 f"0..{n - 1} ({', '.join(self.names)})"
             )
 
-    def _steps(self, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        alpha, floor = self.config["alpha"], self.config["min_step"]
-        w, h = box[..., 2] - box[..., 0], box[..., 3] - box[..., 1]
-        return np.maximum(alpha * w, floor), np.maximum(alpha * h, floor)
+    def _steps(self, box: np.ndarray) -> np.ndarray:
+        """The move steps ``[..., 2]`` (x, y) of boxes ``[..., 4]``: alpha of width and height, at least min_step."""
+        return np.maximum(self.config["alpha"] * (box[..., 2:] - box[..., :2]), self.config["min_step"])
 
     def candidate_boxes(self, box: np.ndarray, bounds: tuple[float, float, float]) -> np.ndarray:
         """Boxes ``[..., M, 4]`` that each move would give from ``box [..., 4]`` (any batch shape)."""
-        size = box[..., 2:] - box[..., :2]
-        step = np.maximum(self.config["alpha"] * size, self.config["min_step"])  # as _steps, in two numpy calls
+        step = self._steps(box)
         return legalize(box[..., None, :] + self._coeff * np.concatenate([step, step], axis=-1)[..., None, :], *bounds)
 
     def apply(

@@ -119,6 +119,9 @@ class BatchedLocalizationEnv(VectorEnv):
         self._history = np.zeros((n, first.observation_type.config["history"], at.encoding_size), np.float32)
         self._targets = np.zeros((n, 1, 4))
         self._limits = np.zeros((2, n, 1))  # each image's width and height, broadcast against the moves
+        m = len(at.moves)
+        self._candidates, self._candidate_ious = np.zeros((n, m, 4)), np.zeros((n, m))
+        self._best, self._iou = np.zeros(n, np.int64), np.zeros(n)
         self._elapsed = np.zeros(n, np.int64)
         self._autoreset = np.zeros(n, bool)
         self._last: list[str | None] = [None] * n
@@ -150,7 +153,7 @@ class BatchedLocalizationEnv(VectorEnv):
             infos.append(info)
         self._autoreset[:] = False
         self._refresh()
-        return self._batch(observations), _vector_info(infos, np.ones(self.num_envs, bool))
+        return self._batch(observations), _vector_info(infos)
 
     def step(self, actions):
         actions = self._checked(actions)
@@ -160,7 +163,7 @@ class BatchedLocalizationEnv(VectorEnv):
         moving = stepping & ~terminal
         rows = np.flatnonzero(moving)
         self._boxes[rows] = self._candidates[rows, self._slot[actions[rows]]]
-        before = self._iou
+        before = self._iou.copy()
         self._refresh()
         self._history[stepping, :-1] = self._history[stepping, 1:]
         self._history[stepping, -1] = self._one_hot[actions[stepping]]
@@ -233,14 +236,8 @@ class BatchedLocalizationEnv(VectorEnv):
         self._targets[i, : len(faces)] = faces
         self._elapsed[i], self._last[i] = 0, None
 
-    def _refresh(self, rows: np.ndarray | None = None) -> None:
-        """Every env's candidates and IoUs from its box (new arrays), or only those of ``rows`` (in place)."""
-        if rows is None:
-            bounds = (self._limits[0], self._limits[1], self.envs[0].bounds[2])
-            self._candidates, self._best, self._iou, self._candidate_ious = box_ious(
-                self.action_type, self._boxes, bounds, self._targets
-            )
-            return
+    def _refresh(self, rows: np.ndarray | slice = slice(None)) -> None:
+        """The candidates and IoUs of ``rows`` (every env by default) from their boxes, in place."""
         bounds = (self._limits[0, rows], self._limits[1, rows], self.envs[0].bounds[2])
         state = box_ious(self.action_type, self._boxes[rows], bounds, self._targets[rows])
         for array, value in zip((self._candidates, self._best, self._iou, self._candidate_ious), state, strict=True):
@@ -276,11 +273,11 @@ def _seeds(seed, n: int) -> list[int | None]:
     return seeds
 
 
-def _vector_info(infos: list[dict], present: np.ndarray) -> dict[str, Any]:
+def _vector_info(infos: list[dict]) -> dict[str, Any]:
     """Per-env info dicts stacked key by key with ``_key`` masks, as Gymnasium's vector envs do."""
     out: dict[str, Any] = {}
     for i, info in enumerate(infos):
-        _put(out, info, i, len(present))
+        _put(out, info, i, len(infos))
     return out
 
 
