@@ -52,7 +52,7 @@ class Objective(nn.Module, abc.ABC):
         self.backbone = backbone
         self.options = merge_config(self.defaults, options, type(self).__name__.lower())
         check_values(self.options, self.rules, type(self).__name__.lower())
-        self.progress = 0.0
+        self.progress, self.player = 0.0, "model"
 
     @classmethod
     def dataset(cls, specs: list[str], crops: Mapping[str, Any], seed: int) -> torch.utils.data.Dataset:
@@ -64,6 +64,21 @@ class Objective(nn.Module, abc.ABC):
 
     def schedule(self) -> dict[str, float]:
         """The values this objective schedules over training, at the current progress (logged by the trainer)."""
+        return {}
+
+    def players(self) -> dict[str, list[nn.Parameter]]:
+        """The parameter sets that take turns, each with its own optimizer: one, the whole objective, except for the
+        adversarial methods (a GAN's generator and discriminator play against each other)."""
+        return {"model": [p for p in self.parameters() if p.requires_grad]}
+
+    def turn(self, step: int) -> str:
+        """The player the trainer's ``step`` updates; ``forward`` reads it from :attr:`player` and returns that
+        player's loss (a WGAN's critic moves 5 times for every move of its generator)."""
+        return "model"
+
+    def visuals(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Images for TensorBoard at each validation, from a fixed batch of [0, 1] crops: a generative method's
+        samples and reconstructions (``[N, C, H, W]`` in [0, 1] each)."""
         return {}
 
     @abc.abstractmethod

@@ -12,6 +12,12 @@ schedule, the epoch and the batch position inside it, so a resumed run takes the
 have taken. SIGINT/SIGTERM stop the run after the current step with such a checkpoint
 (:mod:`facebox.interrupts`).
 
+Adversarial methods have players (:meth:`~facebox.perception.objectives.Objective.players`: a GAN's generator and
+discriminator), each with its own AdamW (``betas`` is the run's: GANs train with a low β1); a step updates the
+player whose :meth:`~facebox.perception.objectives.Objective.turn` it is, and every other method is the one
+player ``model``. Generative methods' :meth:`~facebox.perception.objectives.Objective.visuals` (samples,
+reconstructions of a fixed batch) go to TensorBoard at each validation.
+
 Transfer learning: ``init: PATH`` starts the backbone from another perception checkpoint (its architecture, weights
 and input normalisation, which the weights were learnt under; the run's ``backbone``/``backbone_kwargs`` become
 that checkpoint's) and ``freeze: true`` keeps it as loaded, so only the objective's own layers (its heads) learn.
@@ -37,7 +43,7 @@ from torch.utils.tensorboard import SummaryWriter
 from torchvision.utils import make_grid
 from tqdm import tqdm
 
-from facebox.config import ConfigError, check_values, instance_of, merge_config, number
+from facebox.config import ConfigError, Rule, check_values, instance_of, merge_config, number
 from facebox.interrupts import TrainingInterrupted, catch_signals, stop_requested
 from facebox.perception.backbones import build_backbone
 from facebox.perception.checkpoints import Normalized, load_backbone, read_checkpoint, save_checkpoint
@@ -58,6 +64,7 @@ DEFAULTS: dict[str, Any] = {
     "per_identity": 4,
     "lr": 3e-3,
     "weight_decay": 5e-4,
+    "betas": [0.9, 0.999],
     "warmup": 0.05,
     "seed": 0,
     "log_every": 25,
@@ -77,6 +84,10 @@ RULES = {
     "per_identity": number(ge=2, integer=True),
     "lr": number(gt=0),
     "weight_decay": number(ge=0),
+    "betas": Rule(
+        "a list of 2 numbers in [0, 1)",
+        lambda v: isinstance(v, list | tuple) and len(v) == 2 and all(number(ge=0, lt=1).test(b) for b in v),
+    ),
     "warmup": number(ge=0, lt=1),
     "seed": number(ge=0, integer=True),
     "log_every": number(ge=1, integer=True),
@@ -104,15 +115,14 @@ def _schedule(step: int, steps: int, warmup: float) -> float:
     return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, steps - warm)))
 
 
-def _optimizer(objective: Objective, cfg: Mapping) -> torch.optim.AdamW:
+def _optimizer(params: list[torch.nn.Parameter], cfg: Mapping) -> torch.optim.AdamW:
     """AdamW with weight decay on weight matrices and kernels only: decaying BatchNorm scales and biases pulls
     them to 0 for nothing."""
-    params = [p for p in objective.parameters() if p.requires_grad]
     groups = [
         {"params": [p for p in params if p.ndim > 1], "weight_decay": cfg["weight_decay"]},
         {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW(groups, lr=cfg["lr"])
+    return torch.optim.AdamW(groups, lr=cfg["lr"], betas=tuple(cfg["betas"]))
 
 
 def _batches(dataset, sampler, epoch: int, position: int):
@@ -152,10 +162,14 @@ class _Run:
             self.sampler = BalancedBatches(labels, cfg["batch_size"], cfg["per_identity"], cfg["seed"])
         else:
             self.sampler = ShuffleBatches(len(self.dataset), cfg["batch_size"], cfg["seed"])
-        self.optimizer = _optimizer(self.objective, cfg)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda s: _schedule(s, cfg["steps"], cfg["warmup"])
-        )
+        # one optimizer a player; every schedule steps each step, so all follow the run's step
+        self.optimizers = {k: _optimizer(v, cfg) for k, v in self.objective.players().items()}
+        self.schedulers = {
+            k: torch.optim.lr_scheduler.LambdaLR(o, lambda s: _schedule(s, cfg["steps"], cfg["warmup"]))
+            for k, o in self.optimizers.items()
+        }
+        n = min(16, len(self.dataset))
+        self.fixed = default_collate([self.dataset[i] for i in range(n)])["image"]  # what visuals are drawn from
         self.step, self.epoch, self.position, self.seconds, self.metrics = 0, 0, 0, 0.0, {}
         if saved is not None:
             self._restore(saved)
@@ -180,8 +194,11 @@ class _Run:
         extras.update(saved["objective"]["state_dict"])
         self.objective.load_state_dict(extras)
         state = saved["trainer"]
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
+        if "optimizer" in state:  # written before players had optimizers of their own
+            state = {**state, "optimizers": {"model": state["optimizer"]}, "schedulers": {"model": state["scheduler"]}}
+        for name, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(state["optimizers"][name])
+            self.schedulers[name].load_state_dict(state["schedulers"][name])
         torch.set_rng_state(state["torch_rng"])
         self.step, self.epoch, self.position = saved["step"], state["epoch"], state["position"]
         self.seconds, self.metrics = state["seconds"], dict(saved.get("metrics", {}))
@@ -206,8 +223,8 @@ class _Run:
             "step": self.step,
             "metrics": self.metrics,
             "trainer": {
-                "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(),
+                "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+                "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
                 "epoch": self.epoch,
                 "position": self.position,
                 "torch_rng": torch.get_rng_state(),
@@ -256,14 +273,18 @@ def train(
 
 
 def _validate(run: _Run, writer: SummaryWriter, validate: Validate | None) -> None:
-    if validate is None:
-        return
+    """Validation metrics and the objective's visuals, outside the training's random stream (fork_rng), so a run
+    takes the same steps whatever its validation schedule."""
     run.objective.eval()
-    with torch.no_grad():
-        run.metrics = {k: float(v) for k, v in validate(run.objective).items()}
+    with torch.no_grad(), torch.random.fork_rng():
+        if validate is not None:
+            run.metrics = {k: float(v) for k, v in validate(run.objective).items()}
+        visuals = run.objective.visuals(run.fixed)
     run.objective.train()
-    for key, value in run.metrics.items():
+    for key, value in (run.metrics if validate is not None else {}).items():
         writer.add_scalar(f"validation/{key}", value, run.step)
+    for key, images in visuals.items():
+        writer.add_image(f"visuals/{key}", make_grid(images.clamp(0, 1), nrow=8), run.step)
 
 
 def _loop(run: _Run, out: Path, writer: SummaryWriter, validate: Validate | None, resume_command: str) -> None:
@@ -280,11 +301,14 @@ def _loop(run: _Run, out: Path, writer: SummaryWriter, validate: Validate | None
             if run.step == 0:
                 writer.add_image("crops", make_grid(batch["image"][:64], nrow=8), 0)
             run.objective.set_progress(run.step / cfg["steps"])
+            run.objective.player = player = run.objective.turn(run.step)
             loss, parts = run.objective(batch)
-            run.optimizer.zero_grad(set_to_none=True)
+            for optimizer in run.optimizers.values():  # a player's loss reaches the other's weights too
+                optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            run.optimizer.step()
-            run.scheduler.step()
+            run.optimizers[player].step()
+            for scheduler in run.schedulers.values():
+                scheduler.step()
             run.step, done = run.step + 1, done + 1
             bar.update()
             if run.step % cfg["log_every"] == 0 or run.step == cfg["steps"]:
@@ -308,7 +332,8 @@ def _log(run: _Run, writer: SummaryWriter, loss: torch.Tensor, parts: Mapping, r
     writer.add_scalar("train/loss", loss.item(), run.step)
     for key, value in parts.items():
         writer.add_scalar(f"train/{key}", value.item(), run.step)
-    writer.add_scalar("train/lr", run.scheduler.get_last_lr()[0], run.step)
+    for name, scheduler in run.schedulers.items():
+        writer.add_scalar("train/lr" if name == "model" else f"train/lr_{name}", scheduler.get_last_lr()[0], run.step)
     writer.add_scalar("train/progress", run.objective.progress, run.step)
     for key, value in run.objective.schedule().items():
         writer.add_scalar(f"schedule/{key}", value, run.step)

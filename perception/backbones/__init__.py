@@ -18,6 +18,7 @@ from facebox.config import ConfigError, lookup
 from facebox.perception.backbones.cnn import CourseCNN, Shape
 from facebox.perception.backbones.resnet import SmallResNet
 from facebox.perception.backbones.spatial_softmax import SpatialSoftmax
+from facebox.perception.backbones.strided import StridedCNN
 from facebox.perception.backbones.transformer import PatchTransformer, sincos_2d
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "CourseCNN",
     "SmallResNet",
     "SpatialSoftmax",
+    "StridedCNN",
     "PatchTransformer",
     "sincos_2d",
 ]
@@ -36,6 +38,7 @@ BACKBONES: dict[str, Callable[..., nn.Module]] = {
     "dwsep": functools.partial(CourseCNN, separable=True),
     "vit": PatchTransformer,
     "resnet": SmallResNet,
+    "strided": StridedCNN,
 }
 
 
