@@ -26,7 +26,7 @@ import yaml
 
 from facebox.config import ConfigError, lookup, merge_config, parse_overrides
 from facebox.envs.data.sources import held_out
-from facebox.perception.checkpoints import read_checkpoint
+from facebox.perception.checkpoints import CheckpointError, load_backbone, read_checkpoint
 from facebox.perception.dann import DANN, Windows, evaluate_dann
 from facebox.perception.detection import Detection
 from facebox.perception.objectives import OBJECTIVES, Objective
@@ -34,7 +34,7 @@ from facebox.perception.trainer import DEFAULTS, Validate, train
 from facebox.perception.verification import evaluate_pairs, pair_similarities, read_boxes, read_pairs
 from facebox.runs import shell_command
 
-__all__ = ["METHODS", "HYPERPARAMS", "method_config", "main", "pretrain_once"]
+__all__ = ["METHODS", "HYPERPARAMS", "method_config", "main", "pretrain_once", "load_objective"]
 
 METHODS: dict[str, type[Objective]] = {**OBJECTIVES, "dann": DANN, "detect": Detection}
 HYPERPARAMS = Path(__file__).resolve().parent.parent / "hyperparams" / "perception.yml"
@@ -115,6 +115,20 @@ def pretrain_once(argv: list[str], out: Path) -> dict:
             return saved
         return main([*argv, "--resume"])
     return main(argv)
+
+
+def load_objective(path: str | Path) -> Objective:
+    """The whole trained method of the checkpoint at ``path`` (backbone, heads, decoder or generator), frozen and
+    in eval mode: what a generative model is evaluated and sampled through."""
+    saved = read_checkpoint(path)
+    name = saved["objective"]["name"]
+    if name not in METHODS:
+        raise CheckpointError(f"{path}: method {name!r} is not one this facebox has ({sorted(METHODS)})")
+    objective = METHODS[name](load_backbone(path), len(saved["objective"]["identities"]), saved["objective"]["kwargs"])
+    weights = objective.state_dict()
+    weights.update(saved["objective"]["state_dict"])
+    objective.load_state_dict(weights)
+    return objective.requires_grad_(False).eval()
 
 
 if __name__ == "__main__":

@@ -56,12 +56,17 @@ class PatchTransformer(nn.Module):
         self.patchify = nn.Conv2d(c, width, patch, stride=patch)
         self.register_buffer("position", sincos_2d(h // patch, w // patch, width), persistent=False)
         self.cls = nn.Parameter(torch.zeros(1, 1, width)) if pool == "cls" else None
+        self.blocks = self.make_blocks(depth, heads, width)
+        self.norm = nn.LayerNorm(width)
+        self.features_dim = width
+
+    @staticmethod
+    def make_blocks(depth: int, heads: int, width: int) -> nn.Module:
+        """The token mixer, ``[B, T, width] -> [B, T, width]``: here softmax attention; subclasses swap it."""
         layer = nn.TransformerEncoderLayer(
             width, heads, 4 * width, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
         )
-        self.blocks = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
-        self.norm = nn.LayerNorm(width)
-        self.features_dim = width
+        return nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         tokens = self.patchify(x).flatten(2).transpose(1, 2) + self.position

@@ -147,3 +147,19 @@ def test_the_pretrain_command_reads_the_method_defaults_and_overrides(people, tm
     assert all(torch.equal(weights[k], saved_weights[k]) for k in saved_weights)
     with pytest.raises(ConfigError, match="unknown key"):
         pretrain(argv + ["--set", "objective.nope=1"])
+
+
+def test_load_objective_rebuilds_the_whole_method_frozen(people, tmp_path):
+    from facebox.perception.checkpoints import CheckpointError
+    from facebox.perception.pretrain import load_objective
+
+    train, _, _ = people
+    trainer.train(Softmax, "softmax", [train], tmp_path / "s.pt", TINY, logdir=tmp_path)
+    objective, saved = load_objective(tmp_path / "s.pt"), read_checkpoint(tmp_path / "s.pt")
+    assert isinstance(objective, Softmax) and not objective.training
+    assert torch.equal(objective.centres, saved["objective"]["state_dict"]["centres"])
+    assert not any(p.requires_grad for p in objective.parameters())
+    saved["objective"]["name"] = "nonsense"
+    torch.save(saved, tmp_path / "n.pt")
+    with pytest.raises(CheckpointError, match="method 'nonsense' is not one"):
+        load_objective(tmp_path / "n.pt")

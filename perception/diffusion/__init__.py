@@ -1,0 +1,1 @@
+"""Diffusion perception methods: DDPM on face crops, its inversions, and its U-Net's features as a backbone."""
