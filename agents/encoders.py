@@ -43,6 +43,7 @@ from torch import nn
 
 from facebox.config import ConfigError, lookup
 from facebox.perception.backbones import CourseCNN, PatchTransformer, Shape, SpatialSoftmax, sincos_2d
+from facebox.perception.backbones.linear_attention import LinearTransformer
 from facebox.perception.checkpoints import load_backbone
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "CnnExtractor",
     "DwsepExtractor",
     "VitExtractor",
+    "LinearVitExtractor",
     "PretrainedExtractor",
     # the backbones, re-exported: saved models and earlier code name them here
     "CourseCNN",
@@ -156,6 +158,22 @@ class VitExtractor(DictExtractor):
         super().__init__(observation_space, lambda shape: PatchTransformer(shape, patch, depth, heads, width, pool))
 
 
+class LinearVitExtractor(DictExtractor):
+    """``linear_vit``: :class:`LinearTransformer` on each image, the ViT with linear attention whose cost grows
+    with the number of patches rather than its square, for 128-256 px glimpses (same options as ``vit``)."""
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        patch: int = 8,
+        depth: int = 2,
+        heads: int = 4,
+        width: int = 64,
+        pool: str = "cls",
+    ) -> None:
+        super().__init__(observation_space, lambda shape: LinearTransformer(shape, patch, depth, heads, width, pool))
+
+
 class PretrainedExtractor(DictExtractor):
     """``pretrained``: the backbone of the perception checkpoint at ``checkpoint`` (:func:`load_backbone`, input
     normalisation included) on each image, so an agent starts from features learnt on faces rather than from noise.
@@ -195,6 +213,7 @@ ENCODERS: dict[str, type[DictExtractor]] = {
     "cnn": CnnExtractor,
     "dwsep": DwsepExtractor,
     "vit": VitExtractor,
+    "linear_vit": LinearVitExtractor,
     "pretrained": PretrainedExtractor,
 }
 # The encoders that need nothing but the observation space (randomly initialised).

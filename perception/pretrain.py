@@ -29,6 +29,9 @@ from facebox.envs.data.sources import held_out
 from facebox.perception.checkpoints import CheckpointError, load_backbone, read_checkpoint
 from facebox.perception.dann import DANN, Windows, evaluate_dann
 from facebox.perception.detection import Detection
+from facebox.perception.diffusion.ddpm import DDPM
+from facebox.perception.generative.gan import GAN, WGANGP
+from facebox.perception.generative.vae import VAE, LinearVAE
 from facebox.perception.objectives import OBJECTIVES, Objective
 from facebox.perception.trainer import DEFAULTS, Validate, train
 from facebox.perception.verification import evaluate_pairs, pair_similarities, read_boxes, read_pairs
@@ -36,7 +39,16 @@ from facebox.runs import shell_command
 
 __all__ = ["METHODS", "HYPERPARAMS", "method_config", "main", "pretrain_once", "load_objective"]
 
-METHODS: dict[str, type[Objective]] = {**OBJECTIVES, "dann": DANN, "detect": Detection}
+METHODS: dict[str, type[Objective]] = {
+    **OBJECTIVES,
+    "dann": DANN,
+    "detect": Detection,
+    "vae": VAE,
+    "linear_vae": LinearVAE,
+    "gan": GAN,
+    "wgan_gp": WGANGP,
+    "ddpm": DDPM,
+}
 HYPERPARAMS = Path(__file__).resolve().parent.parent / "hyperparams" / "perception.yml"
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from itertools import islice
 from pathlib import Path
@@ -307,8 +308,10 @@ def _loop(run: _Run, out: Path, writer: SummaryWriter, validate: Validate | None
                 optimizer.zero_grad(set_to_none=True)
             loss.backward()
             run.optimizers[player].step()
-            for scheduler in run.schedulers.values():
-                scheduler.step()
+            with warnings.catch_warnings():  # a player yet to take its first turn still follows the run's step
+                warnings.filterwarnings("ignore", r"Detected call of `lr_scheduler\.step\(\)`", UserWarning)
+                for scheduler in run.schedulers.values():
+                    scheduler.step()
             run.step, done = run.step + 1, done + 1
             bar.update()
             if run.step % cfg["log_every"] == 0 or run.step == cfg["steps"]:

@@ -16,10 +16,13 @@ from torch import nn
 
 from facebox.config import ConfigError, lookup
 from facebox.perception.backbones.cnn import CourseCNN, Shape
+from facebox.perception.backbones.linear import LinearEncoder
+from facebox.perception.backbones.linear_attention import LinearTransformer
 from facebox.perception.backbones.resnet import SmallResNet
 from facebox.perception.backbones.spatial_softmax import SpatialSoftmax
 from facebox.perception.backbones.strided import StridedCNN
 from facebox.perception.backbones.transformer import PatchTransformer, sincos_2d
+from facebox.perception.diffusion.unet import UNet  # after cnn: the U-Net module imports its Shape
 
 __all__ = [
     "BACKBONES",
@@ -30,6 +33,9 @@ __all__ = [
     "SpatialSoftmax",
     "StridedCNN",
     "PatchTransformer",
+    "LinearTransformer",
+    "LinearEncoder",
+    "UNet",
     "sincos_2d",
 ]
 
@@ -39,6 +45,9 @@ BACKBONES: dict[str, Callable[..., nn.Module]] = {
     "vit": PatchTransformer,
     "resnet": SmallResNet,
     "strided": StridedCNN,
+    "linear_vit": LinearTransformer,
+    "linear": LinearEncoder,
+    "unet": UNet,
 }
 
 

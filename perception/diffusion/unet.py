@@ -74,15 +74,19 @@ class UNet(nn.Module):
         self.feature_t, self.embed_dim, time_dim = feature_t, channels[0], 4 * channels[0]
         self.time = nn.Sequential(nn.Linear(channels[0], time_dim), nn.SiLU(), nn.Linear(time_dim, time_dim))
         self.stem = nn.Conv2d(shape[0], channels[0], 3, padding=1)
-        self.down = nn.ModuleList(ResBlock(a, b, time_dim, groups) for a, b in zip([channels[0], *channels], channels))
+        self.down = nn.ModuleList(
+            ResBlock(a, b, time_dim, groups) for a, b in zip([channels[0], *channels], channels, strict=False)
+        )
         self.downsample = nn.ModuleList(nn.Conv2d(c, c, 3, stride=2, padding=1) for c in channels[:-1])
         self.middle = ResBlock(channels[-1], channels[-1], time_dim, groups)
         self.up = nn.ModuleList(ResBlock(2 * c, c, time_dim, groups) for c in channels)
         self.upsample = nn.ModuleList(
             nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(b, a, 3, padding=1))
-            for a, b in zip(channels[:-1], channels[1:])
+            for a, b in zip(channels[:-1], channels[1:], strict=False)
         )
-        self.out = nn.Sequential(nn.GroupNorm(groups, channels[0]), nn.SiLU(), nn.Conv2d(channels[0], shape[0], 3, 1, 1))
+        self.out = nn.Sequential(
+            nn.GroupNorm(groups, channels[0]), nn.SiLU(), nn.Conv2d(channels[0], shape[0], 3, 1, 1)
+        )
         self.features_dim = channels[-1]
 
     def _embed(self, x: torch.Tensor, t: torch.Tensor | int) -> torch.Tensor:

@@ -80,7 +80,7 @@ def exact_ppca_log_likelihood(x: torch.Tensor, A: torch.Tensor, mu: torch.Tensor
 
 
 _POSITIVE_INTS = Rule(
-        "a non-empty list of integers >= 1",
+    "a non-empty list of integers >= 1",
     lambda v: isinstance(v, list | tuple) and len(v) > 0 and all(number(ge=1, integer=True).test(c) for c in v),
 )
 

@@ -120,7 +120,7 @@ def test_gradient_reaches_every_parameter(name):
 
 
 def test_unknown_encoder_lists_the_valid_names():
-    with pytest.raises(ConfigError, match=r"encoder 'resnet'.*\['cnn', 'dwsep', 'pretrained', 'vit'\]"):
+    with pytest.raises(ConfigError, match=r"encoder 'resnet'.*\['cnn', 'dwsep', 'linear_vit', 'pretrained', 'vit'\]"):
         encoder_policy_kwargs("resnet")
 
 
@@ -183,7 +183,7 @@ ALGO_SETTINGS = {
 def test_the_algorithms_train_the_encoder(algo, name):
     algo_cls, settings, steps, extractor_of = ALGO_SETTINGS[algo]
     env = gym.make(ENV_ID, config={"observation": {"size": 32}})
-    options = {"fc": 64} if name != "vit" else {"width": 32}
+    options = {"width": 32} if name.endswith("vit") else {"fc": 64}
     model = algo_cls("MultiInputPolicy", env, seed=0, policy_kwargs=encoder_policy_kwargs(name, **options), **settings)
     extractor = extractor_of(model.policy)
     assert isinstance(extractor, ENCODERS[name])
